@@ -1,0 +1,160 @@
+"""The backend contract: one event and an explicit sample rate in, one clip out.
+
+A backend is small:
+
+* ``name`` (what ``--use KIND=NAME`` says), ``kinds`` (which audio types it can render), ``version`` (bump it
+  whenever output for the same input changes: it is part of the cache key), ``description``;
+* ``Options``: a pydantic model with ``extra="forbid"``; ``--set NAME.key=value`` fills it;
+* ``requires``: the import names it needs (checked without importing them) and ``install_hint``;
+* ``render(event, sample_rate) -> Clip``; optionally ``render_batch`` for backends that batch (neural models);
+* speech backends also list ``voices()`` so the planner can cast characters; effect backends may offer
+  ``search(text)`` for ``storyaudio effects``.
+
+The planner and the mixer never know which backend made a clip. A backend never imports the mixer.
+Audio is float32 numpy shaped ``(channels, samples)`` everywhere inside storyaudio.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+KINDS = ("speech", "music", "sound_effect")
+
+
+class NoOptions(BaseModel):
+    """Options model for a backend that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Event:
+    """What a backend is asked to make: one row of the script, resolved by the planner.
+
+    ``duration`` is the exact length in seconds the timeline needs, or ``None`` when the backend decides
+    (speech with ``auto``). ``voice`` is the cast voice name for speech (from the backend's ``voices()``).
+    """
+
+    row: int
+    kind: str
+    content: str
+    duration: float | None = None
+    layout: str = "foreground"
+    character: str | None = None
+    voice: str | None = None
+    character_description: str | None = None
+    seed: int = 0
+
+    def cache_fields(self) -> dict[str, Any]:
+        """Everything about the event that determines the clip (the row number does not)."""
+        return {
+            "kind": self.kind,
+            "content": self.content,
+            "duration": None if self.duration is None else round(float(self.duration), 4),
+            "layout": self.layout,
+            "voice": self.voice,
+            "seed": self.seed,
+        }
+
+
+@dataclass
+class Clip:
+    """Rendered audio: float32 ``(channels, samples)`` at ``sample_rate``; ``detail`` says what made it
+    (the voice, the instruments, the effect) in words; ``info`` holds the same as data for timeline.json."""
+
+    audio: np.ndarray
+    sample_rate: int
+    detail: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        a = np.asarray(self.audio, dtype=np.float32)
+        if a.ndim == 1:
+            a = a[np.newaxis, :]
+        if a.ndim != 2 or a.shape[0] not in (1, 2):
+            raise ValueError(f"clip audio must be (channels, samples) with 1 or 2 channels, got {a.shape}")
+        self.audio = np.ascontiguousarray(a)
+
+    @property
+    def seconds(self) -> float:
+        return self.audio.shape[1] / self.sample_rate
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A voice a speech backend offers for casting. ``gender`` is "male" / "female" / "neutral";
+    ``age`` is "child" / "young" / "adult" / "older"; ``tags`` are words casting can match
+    ("deep", "warm", "fast", "robot", "news")."""
+
+    name: str
+    description: str
+    gender: str = "neutral"
+    age: str = "adult"
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    """One candidate from an effect backend's ``search``: recipe name, score in [0, 1], description."""
+
+    name: str
+    score: float
+    description: str = ""
+
+
+class Backend:
+    """Base class of every backend. Subclasses set the class attributes and implement ``render``."""
+
+    name: ClassVar[str] = ""
+    kinds: ClassVar[tuple[str, ...]] = ()
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    requires: ClassVar[tuple[str, ...]] = ()  # import names
+    requires_programs: ClassVar[tuple[str, ...]] = ()  # executables on PATH
+    install_hint: ClassVar[str] = ""
+    #: True when render() may be called from several threads at once.
+    thread_safe: ClassVar[bool] = True
+
+    def __init__(self, options: BaseModel | None = None):
+        self.options = options if options is not None else self.Options()
+
+    # -- availability -------------------------------------------------------------------------------------
+    @classmethod
+    def missing(cls) -> list[str]:
+        """Names of missing modules or programs (empty when the backend can run). Imports nothing."""
+        out = [m for m in cls.requires if importlib.util.find_spec(m) is None]
+        out += [p for p in cls.requires_programs if shutil.which(p) is None]
+        return out
+
+    @classmethod
+    def status(cls) -> str:
+        miss = cls.missing()
+        if not miss:
+            return "available"
+        return f"missing {', '.join(miss)}: {cls.install_hint}" if cls.install_hint else f"missing {', '.join(miss)}"
+
+    # -- the contract -------------------------------------------------------------------------------------
+    def render(self, event: Event, sample_rate: int) -> Clip:
+        raise NotImplementedError
+
+    def render_batch(self, events: Sequence[Event], sample_rate: int) -> list[Clip]:
+        """Render several events at once. The default renders one by one; neural backends batch."""
+        return [self.render(e, sample_rate) for e in events]
+
+    def voices(self) -> list[Voice]:
+        """Speech backends: the voices casting may choose from."""
+        return []
+
+    def search(self, text: str, top: int = 5) -> list[Match]:
+        """Effect backends: the library entries closest to ``text``, best first."""
+        return []
+
+    def close(self) -> None:
+        """Free models or processes. Called once at the end of a render."""
