@@ -1,0 +1,136 @@
+"""The one JSON Schema of an audio script, and the OpenAI strict-output variant derived from it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import Problem
+
+SCHEMA_NAME = "audio_script.schema.json"
+
+# Keywords OpenAI's strict structured output does not accept; the strict variant drops them (local
+# validation against the full schema still enforces them).
+_STRICT_UNSUPPORTED = {
+    "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "minItems", "maxItems", "pattern", "format", "$schema", "$id", "title",
+}
+
+
+def data_path(*parts: str) -> Path:
+    """A shipped data file: from the wheel (``storyaudio/_data``) or from the source checkout."""
+    here = Path(__file__).resolve().parent.parent
+    for base in (here / "_data", here.parent):
+        candidate = base.joinpath(*parts)
+        if candidate.exists():
+            return candidate
+    return here.parent.joinpath(*parts)
+
+
+@lru_cache(maxsize=1)
+def _schema_text() -> str:
+    return data_path("schemas", SCHEMA_NAME).read_text(encoding="utf-8")
+
+
+def load_schema() -> dict:
+    """The canonical JSON Schema (a fresh copy each call)."""
+    return json.loads(_schema_text())
+
+
+def strict_schema() -> dict:
+    """The schema in the form OpenAI strict structured output accepts: every property required (optional
+    ones become nullable), ``additionalProperties: false`` everywhere, unsupported keywords removed.
+    Derived from :func:`load_schema`, never kept as a second copy."""
+
+    def walk(node, in_properties=False):
+        if isinstance(node, dict):
+            if in_properties:  # keys here are property names, not keywords
+                return {k: walk(v) for k, v in node.items()}
+            out = {k: walk(v, k in ("properties", "$defs")) for k, v in node.items() if k not in _STRICT_UNSUPPORTED}
+            if out.get("type") == "object" or "properties" in out:
+                props = out.get("properties", {})
+                required = set(node.get("required", []))
+                for key, sub in props.items():
+                    if key not in required:
+                        props[key] = _nullable(sub)
+                out["required"] = list(props)
+                out["additionalProperties"] = False
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(copy.deepcopy(load_schema()))
+
+
+def _nullable(sub: dict) -> dict:
+    sub = dict(sub)
+    t = sub.get("type")
+    if isinstance(t, list):
+        if "null" not in t:
+            sub["type"] = t + ["null"]
+    elif isinstance(t, str):
+        if t != "null":
+            sub["type"] = [t, "null"]
+    elif "enum" in sub:
+        if None not in sub["enum"]:
+            sub["enum"] = list(sub["enum"]) + [None]
+    else:
+        sub = {"anyOf": [sub, {"type": "null"}]}
+    return sub
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    schema = load_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+_FIX = {
+    "audio_type": "use speech, music or sound_effect (tables: Speech, Music, Sound effect).",
+    "layout": "use foreground or background.",
+    "action": "use begin or end on background rows, null (N/A) on foreground rows.",
+    "volume": "give a loudness in LUFS between -70 and 0 (speech about -15, beds -30 to -35), or null.",
+    "duration": "give seconds (more than 0, at most 600), \"auto\", or null on end rows.",
+    "id": "give background tracks a positive integer id; null (N/A) on foreground rows.",
+    "character": "give the speaker's name (at most 80 characters), or null for music and effects.",
+    "content": "give the spoken text or a description (at most 2000 characters).",
+}
+
+
+def schema_problems(data) -> list[Problem]:
+    """Every schema violation, as Problems naming the 1-based row and the field."""
+    problems: list[Problem] = []
+    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    for err in errors:
+        path = list(err.absolute_path)
+        row = field = None
+        if len(path) >= 2 and path[0] == "rows" and isinstance(path[1], int):
+            row = path[1] + 1
+            field = str(path[2]) if len(path) > 2 else None
+        elif path:
+            field = ".".join(str(p) for p in path)
+        message = err.message
+        if err.validator == "required":
+            missing = message.split("'")[1] if "'" in message else message
+            field = field or missing
+            message = f"'{missing}' is missing."
+            fix = "every row has all eight keys; write null where the table says N/A." if row else \
+                "a script needs a \"title\" and \"rows\"."
+        elif err.validator == "additionalProperties":
+            fix = "remove the unknown key; a row has exactly audio_type, layout, id, character, volume, " \
+                  "action, content, duration." if row else "remove the unknown key."
+        else:
+            fix = _FIX.get(field or "", "")
+            if len(message) > 160:
+                message = message[:157] + "..."
+            if not message.endswith("."):
+                message += "."
+        problems.append(Problem(row, field, message, fix))
+    return problems
