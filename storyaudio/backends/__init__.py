@@ -57,7 +57,7 @@ def available_backends() -> dict[str, type[Backend]]:
     for name, ref in _references().items():
         try:
             out[name] = _load(ref)
-        except ImportError:
+        except Exception:  # noqa: BLE001 - a broken plugin must not hide the others
             continue
     return out
 

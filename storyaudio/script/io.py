@@ -125,12 +125,21 @@ def table_to_dict(header: list[str], records: list[list[str]], title: str | None
                                     "give every row one cell per column (N/A for empty ones)."))
             continue
         rows.append({k: _cell(v, k, n, problems) for k, v in zip(keys, rec)})
-    if problems:
-        raise ScriptError(problems, source)
     out: dict[str, Any] = {"title": title or Path(source).stem.replace("_", " ").strip() or "Untitled"}
     if cast:
         out["cast"] = cast
     out["rows"] = rows
+    if problems:
+        # report the unreadable cells and, with those cells blanked, every other problem of the script
+        bad = {(p.row, p.field) for p in problems}
+        for n, r in enumerate(rows, start=1):
+            for key in list(r):
+                if (n, key) in bad:
+                    r[key] = None
+        from .model import check
+
+        problems += [p for p in check(out) if (p.row, p.field) not in bad]
+        raise ScriptError(sorted(problems, key=lambda p: (p.row or 0)), source)
     return out
 
 

@@ -110,6 +110,8 @@ def semantic_problems(script: Script) -> list[Problem]:
     problems: list[Problem] = []
     add = problems.append
     open_tracks: dict[int, int] = {}  # id -> row number of its begin
+    fg_at_begin: dict[int, int] = {}  # id -> foreground rows seen when it began
+    fg_seen = 0
     waiting_for_foreground: list[int] = []  # begin rows (auto duration) still waiting for a foreground row
     total = 0.0
     for n, r in enumerate(script.rows, start=1):
@@ -134,6 +136,7 @@ def semantic_problems(script: Script) -> list[Problem]:
                                 f"end track {r.id} first, or use another id."))
                 else:
                     open_tracks[r.id] = n
+                    fg_at_begin[r.id] = fg_seen
                 if r.audio_type != "speech" and not (r.content or "").strip():
                     add(Problem(n, "content", "a background begin row needs a description of the sound.",
                                 "describe the music or effect in Content Description."))
@@ -144,7 +147,12 @@ def semantic_problems(script: Script) -> list[Problem]:
                     add(Problem(n, "action", f"end of track {r.id}, but no earlier begin row with id {r.id} is open.",
                                 f"add a background begin row with id {r.id} above, or fix the id."))
                 else:
-                    del open_tracks[r.id]
+                    begun = open_tracks.pop(r.id)
+                    if fg_at_begin[r.id] == fg_seen and script.rows[begun - 1].seconds is None:
+                        add(Problem(n, "action", f"track {r.id} ends right after it begins (row {begun}), with "
+                                                 "no foreground row between, so it would never play.",
+                                    "put foreground rows between its begin and end rows, or give the begin "
+                                    "row a duration."))
         else:
             if r.action is not None:
                 add(Problem(n, "action", f"'{r.action}' is only for background rows.",
@@ -153,6 +161,7 @@ def semantic_problems(script: Script) -> list[Problem]:
                 add(Problem(n, "content", f"a {r.audio_type.replace('_', ' ')} row needs a description.",
                             "describe the sound in Content Description."))
             waiting_for_foreground.clear()
+            fg_seen += 1
             if r.seconds is not None:
                 total += r.seconds
             elif r.audio_type == "speech":

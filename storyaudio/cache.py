@@ -1,0 +1,66 @@
+"""Content-addressed clip cache: a clip is stored under a hash of everything that determines it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_path
+from .backends.base import Clip
+
+
+def cache_dir() -> Path:
+    """``$STORYAUDIO_CACHE_DIR`` when set, else the user's cache directory."""
+    env = os.environ.get("STORYAUDIO_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("storyaudio")) / "clips"
+
+
+def clip_key(backend: str, version: str, options: dict[str, Any], event_fields: dict[str, Any],
+             sample_rate: int) -> str:
+    blob = json.dumps({"backend": backend, "version": version, "options": options, "event": event_fields,
+                       "sample_rate": sample_rate}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:40]
+
+
+class ClipCache:
+    def __init__(self, root: Path | None = None, enabled: bool = True):
+        self.root = Path(root) if root is not None else cache_dir()
+        self.enabled = enabled
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        base = self.root / key[:2]
+        return base / f"{key}.npy", base / f"{key}.json"
+
+    def get(self, key: str) -> Clip | None:
+        if not self.enabled:
+            return None
+        audio_path, meta_path = self._paths(key)
+        try:
+            meta = json.loads(meta_path.read_text())
+            audio = np.load(audio_path, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        return Clip(audio, int(meta["sample_rate"]), meta.get("detail", ""), meta.get("info", {}))
+
+    def put(self, key: str, clip: Clip) -> None:
+        if not self.enabled:
+            return
+        audio_path, meta_path = self._paths(key)
+        try:
+            with atomic_path(audio_path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, clip.audio, allow_pickle=False)
+            with atomic_path(meta_path) as tmp:
+                tmp.write_text(json.dumps({"sample_rate": clip.sample_rate, "detail": clip.detail,
+                                           "info": clip.info}, default=str))
+        except OSError:
+            pass  # a full or read-only cache must not fail a render
