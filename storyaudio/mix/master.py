@@ -46,7 +46,7 @@ def limit_true_peak(audio: np.ndarray, sample_rate: int, ceiling_dbtp: float,
     hop = max(1, sample_rate // 1000)
     ceiling = 10 ** (ceiling_dbtp / 20)
     peaks = oversampled_peaks(audio, threshold=ceiling)
-    target = ceiling
+    target = ceiling * 0.998  # a hair of margin for float rounding
     out = audio
     for _ in range(4):
         nb = -(-n // hop)
@@ -66,7 +66,7 @@ def limit_true_peak(audio: np.ndarray, sample_rate: int, ceiling_dbtp: float,
         gain = np.interp(np.arange(n), centres, g).astype(np.float32)
         out = audio * gain
         measured = oversampled_peaks(out, threshold=ceiling).max()
-        if measured <= ceiling * 1.0001:
+        if measured <= ceiling:
             return out
         target *= ceiling / measured * 0.999
     return out * min(1.0, ceiling / max(oversampled_peaks(out).max(), 1e-12))
