@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-BLOCK = 1 << 16
+BLOCK = 1 << 14  # frames: a block of a clip stays in the CPU cache while it is scaled
 
 
 @dataclass
@@ -56,24 +56,38 @@ def pan_gains(pan: float | None, channels: int) -> tuple[float, float]:
 
 
 class _Reader:
-    """Reads ranges of one clip, from memory or from its file, keeping the file open between blocks."""
+    """Reads ranges of one clip as interleaved frames ``(n, channels)``, from memory or from its file
+    (kept open between blocks, read into a reused buffer)."""
 
     def __init__(self, src: Source):
         self.src = src
         self._file = None
+        self._frames = None if src.audio is None else np.ascontiguousarray(np.atleast_2d(src.audio).T)
 
-    def read(self, a: int, b: int) -> np.ndarray:
-        """Clip samples [a, b) (clip coordinates, offset applied) as float32 (ch, b - a)."""
-        s = self.src
-        if s.audio is not None:
-            return np.atleast_2d(s.audio)[:, s.offset + a : s.offset + b]
+    @property
+    def channels(self) -> int:
+        if self._frames is not None:
+            return self._frames.shape[1]
+        return self._open().channels
+
+    def _open(self):
         if self._file is None:
             import soundfile as sf
 
-            self._file = sf.SoundFile(str(s.path))
-        self._file.seek(s.offset + a)
-        data = self._file.read(b - a, dtype="float32", always_2d=True)
-        return data.T
+            self._file = sf.SoundFile(str(self.src.path))
+        return self._file
+
+    def read(self, a: int, b: int, scratch: np.ndarray) -> np.ndarray:
+        """Clip samples [a, b) (clip coordinates, offset applied) as float32 frames (m, ch), m <= b - a."""
+        s = self.src
+        if self._frames is not None:
+            return self._frames[s.offset + a : s.offset + b]
+        fh = self._open()
+        fh.seek(s.offset + a)
+        ch = fh.channels
+        out = scratch[: (b - a) * ch].reshape(b - a, ch)
+        got = fh.read(b - a, dtype="float32", always_2d=True, out=out)
+        return got
 
     def close(self) -> None:
         if self._file is not None:
@@ -81,10 +95,10 @@ class _Reader:
             self._file = None
 
 
-def _envelope(src: Source, a: int, b: int) -> np.ndarray | float:
-    """Gain x fades for clip samples [a, b)."""
+def _envelope(src: Source, a: int, b: int) -> np.ndarray | None:
+    """Fade shape for clip samples [a, b), or None where no fade applies."""
     if not (src.fade_in and a < src.fade_in) and not (src.fade_out and b > src.length - src.fade_out):
-        return src.gain
+        return None
     idx = np.arange(a, b, dtype=np.float32)
     env = np.ones(b - a, dtype=np.float32)
     if src.fade_in:
@@ -92,62 +106,81 @@ def _envelope(src: Source, a: int, b: int) -> np.ndarray | float:
     if src.fade_out:
         env = np.minimum(env, (src.length - idx) / src.fade_out)
     # equal-power shape: quieter start, no audible "step" in loudness
-    env = np.sin(np.clip(env, 0.0, 1.0) * (math.pi / 2)) ** 2
-    return env * src.gain
+    return np.sin(np.clip(env, 0.0, 1.0) * (math.pi / 2)) ** 2
 
 
 def mix(tracks: Sequence[Track], n_samples: int, duck: Callable[[int, int], np.ndarray] | None = None,
         stem_writers: dict[str, object] | None = None, block: int = BLOCK) -> np.ndarray:
-    """Sum the tracks into a stereo float32 ``(2, n_samples)`` array.
+    """Sum the tracks into stereo float32, returned as ``(2, n_samples)``.
 
     ``duck(a, b)`` returns the gain envelope for timeline samples [a, b) applied to ducked tracks.
     ``stem_writers`` maps a track name to an open ``soundfile.SoundFile`` that receives the track's own
     stereo signal block by block (stems the mix's length).
+
+    Internally the mix is interleaved frames ``(n, 2)``, the layout clip files are stored in: each block of
+    a clip is read into a small reused buffer that stays in cache, scaled there in place (gain, pan, fades,
+    ducking), and added to the output once. The returned array is a transposed view of that output.
     """
-    out = np.zeros((2, n_samples), dtype=np.float32)
+    out = np.zeros((n_samples, 2), dtype=np.float32)
     readers = {id(s): _Reader(s) for t in tracks for s in t.sources}
     ordered = [sorted(t.sources, key=lambda s: s.start) for t in tracks]
+    scratch = np.empty(block * 2, dtype=np.float32)
+    stereo = np.empty((block, 2), dtype=np.float32)
+    track_buf = np.empty((block, 2), dtype=np.float32)
     try:
         for a in range(0, n_samples, block):
             b = min(n_samples, a + block)
-            duck_env = None
+            duck_env = duck(a, b) if duck is not None and any(t.ducked for t in tracks) else None
             for track, sources in zip(tracks, ordered):
-                buf = None
+                stem = stem_writers.get(track.name) if stem_writers is not None else None
+                dst = None
+                if stem is not None:
+                    dst = track_buf[: b - a]
+                    dst.fill(0.0)
                 for src in sources:
                     if src.start >= b:
                         break
                     if src.end <= a:
                         continue
                     lo, hi = max(a, src.start), min(b, src.end)
-                    data = readers[id(src)].read(lo - src.start, hi - src.start)
-                    if data.shape[1] < hi - lo:  # clip shorter than placed: the rest is silence
-                        hi = lo + data.shape[1]
-                        if hi <= lo:
-                            continue
-                    env = _envelope(src, lo - src.start, hi - src.start)
-                    gl, gr = pan_gains(src.pan, data.shape[0])
-                    if buf is None:
-                        buf = out if stem_writers is None and not track.ducked else np.zeros((2, b - a), np.float32)
-                    tgt = buf[:, lo:hi] if buf is out else buf[:, lo - a : hi - a]
-                    left = data[0] * env
-                    tgt[0] += left * gl if gl != 1.0 else left
-                    right = (data[1] * env) if data.shape[0] == 2 else left
-                    tgt[1] += right * gr if gr != 1.0 else right
-                if buf is None or buf is out:
-                    if stem_writers is not None and track.name in stem_writers:
-                        stem_writers[track.name].write(np.zeros((b - a, 2), np.float32))
-                    continue
-                if track.ducked and duck is not None:
-                    if duck_env is None:
-                        duck_env = duck(a, b)
-                    buf *= duck_env
-                out[:, a:b] += buf
-                if stem_writers is not None and track.name in stem_writers:
-                    stem_writers[track.name].write(buf.T)
+                    data = readers[id(src)].read(lo - src.start, hi - src.start, scratch)
+                    m = data.shape[0]  # a clip shorter than placed: the rest is silence
+                    if m == 0:
+                        continue
+                    gl, gr = pan_gains(src.pan, data.shape[1])
+                    gl, gr = gl * src.gain, gr * src.gain
+                    # Channel-wise operations on strided views: numpy's inner loop then runs over the
+                    # samples, not over a broadcast axis of length 2.
+                    if data.shape[1] == 1:  # mono: pan into the stereo buffer
+                        buf = stereo[:m]
+                        np.multiply(data[:, 0], np.float32(gl), out=buf[:, 0])
+                        np.multiply(data[:, 0], np.float32(gr), out=buf[:, 1])
+                    else:
+                        buf = data if data.base is scratch else stereo[:m]
+                        if buf is not data:
+                            np.copyto(buf, data)
+                        if gl == gr:
+                            if gl != 1.0:
+                                buf *= np.float32(gl)
+                        else:
+                            buf[:, 0] *= np.float32(gl)
+                            buf[:, 1] *= np.float32(gr)
+                    env = _envelope(src, lo - src.start, lo - src.start + m)
+                    if track.ducked and duck_env is not None:
+                        d = duck_env[lo - a : lo - a + m]
+                        env = d if env is None else env * d
+                    if env is not None:
+                        buf[:, 0] *= env
+                        buf[:, 1] *= env
+                    target = dst if dst is not None else out[a:b]
+                    target[lo - a : lo - a + m] += buf
+                if stem is not None:
+                    out[a:b] += dst
+                    stem.write(dst)
     finally:
         for r in readers.values():
             r.close()
-    return out
+    return out.T
 
 
 def ducking_envelope(intervals: Sequence[tuple[float, float]], n_samples: int, sample_rate: int,
