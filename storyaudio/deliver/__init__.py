@@ -133,7 +133,8 @@ def timeline_png(path: Path, timeline: Timeline, mix: np.ndarray | None = None) 
     ax.set_xlabel("seconds")
     ax.grid(axis="x", alpha=0.3)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _COLOURS.values()]
-    ax.legend(handles, ["speech", "music", "sound effect"], loc="upper right", fontsize=7, ncol=3)
+    ax_w.legend(handles, ["speech", "music", "sound effect"], loc="upper right", fontsize=7, ncol=3,
+                bbox_to_anchor=(1.0, 1.35), frameon=False)
     fig.tight_layout()
     fig.savefig(str(path), dpi=110)
     plt.close(fig)
