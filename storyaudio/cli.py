@@ -262,15 +262,21 @@ BaseUrlOpt = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (
 ProviderOpt = typer.Option("openai", "--provider", help="openai (any compatible server) or llama-cpp (a local GGUF).")
 GgufOpt = typer.Option(None, "--gguf", help="GGUF model file for --provider llama-cpp.")
 RepairsOpt = typer.Option(3, "--max-repairs", help="Follow-up turns that send validation errors back.")
-LogOpt = typer.Option(None, "--log-dir", help="Where to log every exchange (default: the user log folder).")
+LogOpt = typer.Option(None, "--log-dir", help="Where to log every exchange (default on Linux: "
+                      "~/.local/state/storyaudio/log/writer.jsonl; or $STORYAUDIO_LOG_DIR).")
+MaxTokOpt = typer.Option(None, "--max-tokens", help="Cap on tokens per reply.")
+NoExOpt = typer.Option(False, "--no-examples", help="Leave out the few-shot examples (small context windows).")
+TempOpt = typer.Option(None, "--temperature", help="Sampling temperature.")
 PromptFileOpt = typer.Option(None, "--prompt-file", "-f", help="Read the prompt from a file.")
 
 
-def _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir) -> dict:
+def _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
+              no_examples, temperature) -> dict:
     from .writer import generate_script
 
     return generate_script(_prompt_text(prompt, prompt_file), provider=provider, model=model, base_url=base_url,
-                           gguf=str(gguf) if gguf else None, max_repairs=max_repairs, log_dir=log_dir)
+                           gguf=str(gguf) if gguf else None, max_repairs=max_repairs, log_dir=log_dir,
+                           temperature=temperature, max_tokens=max_tokens, examples=not no_examples)
 
 
 @app.command()
@@ -279,7 +285,8 @@ def write(
     out: Path = typer.Option(..., "--out", "-o", help="Script file to write (.json, .tsv, .csv or .md)."),
     prompt_file: Optional[Path] = PromptFileOpt, model: Optional[str] = ModelOpt,
     base_url: Optional[str] = BaseUrlOpt, provider: str = ProviderOpt, gguf: Optional[Path] = GgufOpt,
-    max_repairs: int = RepairsOpt, log_dir: Optional[Path] = LogOpt,
+    max_repairs: int = RepairsOpt, log_dir: Optional[Path] = LogOpt, max_tokens: Optional[int] = MaxTokOpt,
+    no_examples: bool = NoExOpt, temperature: Optional[float] = TempOpt,
 ):
     """Ask an LLM to write an audio script from a prompt; validated and repaired before it is saved.
 
@@ -291,7 +298,8 @@ def write(
     fmt = format_of(out)  # refuse a bad extension before spending tokens
     if fmt == "fountain":
         raise UserError(f"{out}: write the script as .json, .tsv, .csv or .md.")
-    data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir)
+    data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
+                     no_examples, temperature)
     write_script(Script.from_dict(data), out)
     typer.echo(f"wrote {out}")
 
@@ -302,7 +310,8 @@ def compose(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder; the script is kept there as script.json."),
     prompt_file: Optional[Path] = PromptFileOpt, model: Optional[str] = ModelOpt,
     base_url: Optional[str] = BaseUrlOpt, provider: str = ProviderOpt, gguf: Optional[Path] = GgufOpt,
-    max_repairs: int = RepairsOpt, log_dir: Optional[Path] = LogOpt,
+    max_repairs: int = RepairsOpt, log_dir: Optional[Path] = LogOpt, max_tokens: Optional[int] = MaxTokOpt,
+    no_examples: bool = NoExOpt, temperature: Optional[float] = TempOpt,
     use: List[str] = UseOpt, set_: List[str] = SetOpt, voice: List[str] = VoiceOpt, preset: str = PresetOpt,
     sample_rate: int = RateOpt, seed: int = SeedOpt, gap: float = GapOpt, no_ducking: bool = NoDuckOpt,
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
@@ -316,7 +325,8 @@ def compose(
 
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
                      no_picture, jobs, no_cache, quiet)
-    data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir)
+    data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
+                     no_examples, temperature)
     _report(do_render(data, out, config), quiet)
 
 

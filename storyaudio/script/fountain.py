@@ -119,7 +119,7 @@ def _modifiers(text: str) -> tuple[str, dict]:
 
 def _describe(text: str) -> str:
     """A description as a sentence: first letter capital, ends with a full stop."""
-    text = re.sub(r"\s+", " ", text).strip().strip("[]() ").strip()
+    text = re.sub(r"\s+", " ", text).strip()
     if not text:
         return text
     text = text[0].upper() + text[1:]
@@ -127,8 +127,8 @@ def _describe(text: str) -> str:
 
 
 def _title_case(name: str) -> str:
-    def word(w: str) -> str:
-        return re.sub(r"(^|['’\-.])([a-z])", lambda m: m.group(1) + m.group(2).upper(), w.lower())
+    def word(w: str) -> str:  # DR. -> Dr., JEAN-LUC -> Jean-Luc, O'BRIEN -> O'Brien, JOHN'S -> John's
+        return re.sub(r"(^|-|(?<=^[a-z])['’])([a-z])", lambda m: m.group(1) + m.group(2).upper(), w.lower())
     return " ".join(word(w) for w in name.split())
 
 

