@@ -28,6 +28,9 @@ fi
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+# tinysoundfont (the composer's SoundFont synth) declares pyaudio, which it imports only for live playback and
+# which needs portaudio headers to build: install it without its dependencies.
+.venv/bin/python -m pip install -q --no-deps "tinysoundfont==0.3.7"
 if [ "$DEV" = 1 ]; then
   # torch 2.13.0 first, by exact version: on these machines pip takes a CPU build from local disk
   # (a bare 'torch' would pull a multi-GB CUDA build).

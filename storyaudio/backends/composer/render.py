@@ -1,0 +1,294 @@
+"""Note events to stereo audio with a General MIDI SoundFont (TinySoundFont), plus pan, reverb and ending.
+
+TinySoundFont renders sample-accurately: the event list is played by rendering exactly the samples between
+one event and the next. Each part sits on its own MIDI channel with its pan (CC10) and volume (CC7). A
+synthetic stereo room (exponentially decaying, low-passed noise with a few early reflections) adds reverb by
+FFT convolution. Rates TinySoundFont handles well are rendered natively; others are rendered at 48 kHz and
+resampled with a polyphase filter.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import BackendUnavailableError
+from .compose import Composition
+from .plan import MusicPlan
+
+#: Where Debian (and most Linux distributions) put General MIDI SoundFonts, best first.
+SOUNDFONT_CANDIDATES = [
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",  # apt: fluid-soundfont-gm
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf3/MuseScore_General.sf3",  # apt: musescore-general-soundfont(-small)
+    "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3",
+    "/usr/share/sounds/sf2/TimGM6mb.sf2",  # apt: timgm6mb-soundfont
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/soundfonts/default.sf2",
+]
+APT_HINT = ("install a General MIDI SoundFont: `apt-get install fluid-soundfont-gm` (or the small "
+            "`timgm6mb-soundfont`), or point the option at one: --set composer.soundfont=/path/to/file.sf2")
+NATIVE_RATES = (32000, 44100, 48000, 88200, 96000)
+ROLE_GAIN = {"bass": 0.8, "chords": 0.8, "pad": 0.65, "lead": 0.85, "drums": 0.6, "perc": 0.65}
+
+
+def find_soundfont(option: str | None = None) -> str:
+    """The SoundFont to use: the option, $STORYAUDIO_SOUNDFONT, or the first installed GM font."""
+    if option:
+        p = Path(option).expanduser()
+        if not p.is_file():
+            raise BackendUnavailableError(f"composer: SoundFont {option} does not exist; {APT_HINT}")
+        return str(p)
+    env = os.environ.get("STORYAUDIO_SOUNDFONT")
+    if env and Path(env).is_file():
+        return env
+    for c in SOUNDFONT_CANDIDATES:
+        if Path(c).is_file():
+            return c
+    raise BackendUnavailableError(f"composer: no General MIDI SoundFont found; {APT_HINT}")
+
+
+_pool: dict[tuple[str, int], list] = {}  # (SoundFont, rate) -> synths not in use
+_pool_lock = threading.Lock()
+
+
+def _load_synth(path: str, rate: int):
+    try:
+        import tinysoundfont
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise BackendUnavailableError(
+            "composer needs tinysoundfont: `pip install --no-deps tinysoundfont` (its declared pyaudio "
+            "dependency is only for live playback)") from e
+    synth = tinysoundfont.Synth(samplerate=rate)
+    try:
+        sfid = synth.sfload(path, max_voices=384)
+    except Exception as e:
+        raise BackendUnavailableError(f"composer: cannot load SoundFont {path}: {e}; {APT_HINT}") from e
+    return synth, sfid
+
+
+@contextmanager
+def _synth(path: str, rate: int):
+    """Borrow a TinySoundFont synth for (path, rate). Synths are loaded once and reused; renders running at
+    the same time each get their own (one SoundFont copy per concurrent render, not per thread)."""
+    key = (path, rate)
+    with _pool_lock:
+        free = _pool.setdefault(key, [])
+        item = free.pop() if free else None
+    if item is None:
+        item = _load_synth(path, rate)
+    try:
+        yield item
+    finally:
+        with _pool_lock:
+            _pool[key].append(item)
+
+
+def _reset(synth, sfid: int) -> None:
+    """Silence every voice and forget channel state so that each render starts from the same state."""
+    synth.soundfonts[sfid].reset()
+    synth.generate_simple(2048)  # voices stopped "quickly" still release for ~10 ms: render them away
+
+
+def _select(synth, sfid: int, ch: int, program: int, kit: int | None) -> None:
+    if program < 0:
+        for k in (kit or 0, 0):
+            try:
+                synth.program_select(ch, sfid, 128, k, True)
+                return
+            except RuntimeError:
+                continue
+        return
+    for bank, prog in ((0, program), (0, 0)):
+        try:
+            synth.program_select(ch, sfid, bank, prog)
+            return
+        except RuntimeError:
+            continue
+
+
+_levels: dict[tuple, float] = {}
+_levels_lock = threading.Lock()
+
+
+def _program_level(synth, sfid: int, soundfont: str, rate: int, program: int, kit: int | None, pitch: int) -> float:
+    """Loudness (RMS of the first 0.4 s) of one note at velocity 100 of a program at a pitch in this SoundFont,
+    measured once, so that the mix can even out instruments a SoundFont made much louder or quieter than
+    others. A drum kit is the mean of its kick, snare, closed hi-hat and ride, struck one at a time."""
+    key = (soundfont, rate, program, kit, pitch)
+    with _levels_lock:
+        if key in _levels:
+            return _levels[key]
+    ch = 9 if program < 0 else 0
+    n = int(0.4 * rate)
+    levels = []
+    for k in ((36, 38, 42, 51) if program < 0 else (pitch,)):
+        _reset(synth, sfid)
+        _select(synth, sfid, ch, program, kit)
+        synth.noteon(ch, k, 100)
+        a = np.frombuffer(synth.generate_simple(n), dtype=np.float32)
+        synth.noteoff(ch, k)
+        levels.append(float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))))
+    level = float(np.mean(levels))
+    _reset(synth, sfid)
+    with _levels_lock:
+        _levels[key] = level if level > 0 else 1.0
+    return _levels[key]
+
+
+@lru_cache(maxsize=16)
+def room_ir(rt60: float, rate: int) -> np.ndarray:
+    """A stereo impulse response: early reflections, then decaying, darkening decorrelated noise.
+    Unit energy per channel; deterministic."""
+    from scipy.signal import lfilter
+
+    rt60 = float(np.clip(rt60, 0.3, 4.0))
+    n = int(min(rt60 * 1.1, 4.0) * rate)
+    rng = np.random.default_rng(1234)
+    t = np.arange(n) / rate
+    pre = int(0.012 * rate)
+    ir = np.zeros((2, n + pre))
+    for c in range(2):
+        noise = rng.standard_normal(n)
+        # darker as it decays: two low-passes blended over time
+        bright = lfilter([0.5], [1, -0.5], noise)
+        dark = lfilter([0.12], [1, -0.88], noise) * 2.2
+        mix = np.exp(-t / (rt60 * 0.25))
+        tail = (bright * mix + dark * (1 - mix)) * np.exp(-6.91 * t / rt60)
+        tail[: int(0.02 * rate)] *= np.linspace(0, 1, int(0.02 * rate))
+        ir[c, pre:] = tail
+        for k in range(6):  # early reflections
+            d = pre + int(rng.uniform(0.004, 0.045) * rate)
+            ir[c, d] += rng.uniform(0.3, 0.7) * (1 if rng.random() < 0.5 else -1) * 3
+    ir /= np.sqrt((ir ** 2).sum(axis=1, keepdims=True))
+    return ir.astype(np.float32)
+
+
+def _reverb(dry: np.ndarray, rt60: float, rate: int) -> np.ndarray:
+    """The wet signal: FFT convolution with :func:`room_ir`, computed at a third of the rate (a room's tail is
+    dark anyway) and brought back up, which makes it several times cheaper."""
+    from scipy.fft import irfft, next_fast_len, rfft
+    from scipy.signal import resample_poly
+
+    n = dry.shape[1]
+    down = 3
+    low_rate = rate // down
+    x = resample_poly(dry, 1, down, axis=1).astype(np.float32, copy=False)
+    ir = room_ir(round(rt60, 2), low_rate)
+    nfft = next_fast_len(x.shape[1] + ir.shape[1] - 1, real=True)
+    spec = rfft(x, nfft, axis=1, workers=2)
+    spec *= rfft(ir, nfft, axis=1, workers=2)
+    wet = irfft(spec, nfft, axis=1, workers=2)[:, : x.shape[1]]
+    wet = resample_poly(wet, down, 1, axis=1)[:, :n]
+    if wet.shape[1] < n:
+        wet = np.pad(wet, ((0, 0), (0, n - wet.shape[1])))
+    return wet
+
+
+def _play(comp: Composition, plan: MusicPlan, synth, sfid: int, soundfont: str, rate: int) -> np.ndarray:
+    """Play the notes through the synth, sample-accurately: interleaved stereo float32 at ``rate``."""
+    gains: list[float] = []
+    levels: list[float] = []
+    for part, ch in zip(comp.parts, comp.channels):
+        pitches = [n.pitch for n in comp.notes if n.channel == ch]
+        ref = 38 if part.role == "drums" else int(np.median(pitches)) if pitches else 60
+        levels.append(_program_level(synth, sfid, soundfont, rate, part.program, part.kit, ref))
+    # even out SoundFont loudness, by at most 6 dB either way around the piece's typical instrument
+    corr = 1.0 / np.maximum(np.asarray(levels or [1.0]), 1e-4)
+    corr = np.clip(corr / np.exp(np.mean(np.log(corr))), 0.5, 2.0)
+    for part, c in zip(comp.parts, corr):
+        gain = ROLE_GAIN.get(part.role, 0.8) * part.level * float(c)
+        if part.role == "lead" and plan.layout == "background":
+            gain *= 0.7
+        gains.append(gain)
+    top = max(gains) if gains else 1.0
+    _reset(synth, sfid)
+    for part, ch, gain in zip(comp.parts, comp.channels, gains):
+        _select(synth, sfid, ch, part.program, part.kit)
+        # linear channel gain (MIDI CC7 is a steep curve in TinySoundFont: half the value is -18 dB)
+        synth.soundfonts[sfid].channel_set_volume(ch, float(gain / top))
+        synth.control_change(ch, 10, int(np.clip(round(64 + 63 * part.pan), 0, 127)))
+
+    n_int = round(comp.duration * rate)
+    events: list[tuple[int, int, int, int, int]] = []  # (sample, order, channel, key, velocity)
+    for nt in comp.notes:
+        on = round(nt.start * rate)
+        off = round((nt.start + nt.dur) * rate)
+        if on >= n_int:
+            continue
+        events.append((on, 1, nt.channel, nt.pitch, nt.vel))
+        if nt.channel != 9:
+            events.append((max(off, on + 1), 0, nt.channel, nt.pitch, 0))
+    events.sort()
+    buf = np.zeros(n_int * 2, dtype=np.float32)
+    mv = memoryview(buf).cast("B")
+    pos = 0
+    # a key struck again before its previous note-off: end the old one first (offs sort before ons)
+    for when, kind, ch, key, vel in events:
+        when = min(when, n_int)
+        if when > pos:
+            synth.generate_simple(when - pos, buffer=mv[pos * 8: when * 8])
+            pos = when
+        if kind == 1:
+            synth.noteon(ch, key, vel)
+        else:
+            synth.noteoff(ch, key)
+    if pos < n_int:
+        synth.generate_simple(n_int - pos, buffer=mv[pos * 8: n_int * 8])
+    _reset(synth, sfid)
+    return buf
+
+
+def render_composition(comp: Composition, plan: MusicPlan, sample_rate: int, soundfont: str,
+                       reverb: float = 0.25, peak: float | None = 0.89) -> np.ndarray:
+    """Stereo float32 audio, exactly ``round(comp.duration * sample_rate)`` samples, scaled to ``peak``
+    (None: unscaled)."""
+    from scipy.signal import butter, resample_poly, sosfilt
+
+    rate = sample_rate if sample_rate in NATIVE_RATES else 48000
+    with _synth(soundfont, rate) as (synth, sfid):
+        buf = _play(comp, plan, synth, sfid, soundfont, rate)
+    n_int = buf.shape[0] // 2
+    dry = np.ascontiguousarray(buf.reshape(-1, 2).T)  # float32 throughout: a long bed stays small
+    del buf
+
+    # reverb
+    amount = float(np.clip(reverb, 0.0, 1.0))
+    if amount > 0 and n_int > 0:
+        wet = _reverb(dry, plan.reverb, rate)
+        # equal-power blend: 0 dry only, 1 mostly wet
+        dry *= np.float32(math.cos(amount * math.pi / 2 * 0.8))
+        dry += (wet * math.sin(amount * math.pi / 2 * 0.8)).astype(np.float32)
+        del wet
+    # remove DC and sub-rumble
+    if n_int > 64:
+        sos = butter(2, 25.0, btype="highpass", fs=rate, output="sos")
+        dry = sosfilt(sos.astype(np.float32), dry, axis=1).astype(np.float32, copy=False)
+
+    if rate != sample_rate:
+        g = math.gcd(rate, sample_rate)
+        dry = resample_poly(dry, sample_rate // g, rate // g, axis=1)
+    n = round(comp.duration * sample_rate)
+    if dry.shape[1] < n:
+        dry = np.pad(dry, ((0, 0), (0, n - dry.shape[1])))
+    dry = dry[:, :n]
+
+    # ending: the final chord rings, then a smooth fade to silence; a tiny fade-in avoids a click
+    out = np.ascontiguousarray(dry, dtype=np.float32)
+    i0 = min(n, max(0, math.floor((comp.final_time + 0.3 * comp.tail) * sample_rate)))
+    if n - i0 > 0:
+        fade = np.linspace(0.0, 1.0, n - i0, endpoint=False) + 1.0 / (n - i0)
+        out[:, i0:] *= (np.cos(fade * np.pi / 2) ** 2).astype(np.float32)
+    k = min(n, int(0.004 * sample_rate))
+    if k:
+        out[:, :k] *= np.linspace(0, 1, k, dtype=np.float32)
+    top = float(np.max(np.abs(out))) if n else 0.0
+    if peak is not None and top > 0:
+        out *= np.float32(peak / top)
+    return out
