@@ -1,0 +1,353 @@
+"""Shared plumbing of the neural backends (``bark``, ``musicgen``, ``audioldm2``).
+
+Nothing here imports torch, transformers or diffusers at module import: :func:`import_torch` and
+:func:`require` do it when a backend first loads its model, and turn a missing package into a
+:class:`~storyaudio.errors.BackendUnavailableError` that says what to install.
+
+* options common to every neural backend (:class:`NeuralOptions`: ``model``, ``device``, ``dtype``, ``seed``,
+  ``batch_size``);
+* device and dtype resolution (``auto`` -> CUDA when present, else CPU; float16 only on CUDA);
+* a process-wide model cache keyed by (loader, model, device, dtype), so a model loads once per process however
+  many backend instances ask for it;
+* local-directory or hub-id model sources, with offline hub failures turned into a message that says how to
+  bring the weights over (``--set NAME.model=/path``);
+* seeds derived from the events, resampling, exact lengths and crossfades (numpy / scipy only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import sys
+import threading
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import BackendUnavailableError, OptionError
+from .base import Event
+
+#: What a user installs to get the neural backends. The CPU-only torch wheel keeps the install small on a
+#: machine without a GPU.
+INSTALL_HINT = (
+    "pip install 'storyaudio[neural]' (it installs torch, transformers, diffusers and accelerate; on a machine "
+    "without a GPU install the CPU build of torch first: pip install torch==2.13.0 from PyTorch's CPU wheel index)"
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class NeuralOptions(BaseModel):
+    """Options every neural backend takes (``--set NAME.key=value``)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field("", description="hub id or local directory holding the weights (save_pretrained layout)")
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description="auto (CUDA when present, else CPU), cpu, cuda or cuda:N",
+    )
+    dtype: str = Field(
+        "auto",
+        pattern=r"^(auto|float32|float16|bfloat16)$",
+        description="auto (float16 on CUDA, float32 on CPU), float32, float16 (CUDA only) or bfloat16",
+    )
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="fixed seed overriding the script's seeds")
+    batch_size: int = Field(8, ge=1, le=64, description="most rows (or text chunks) in one generate call")
+
+
+# -- lazy imports -----------------------------------------------------------------------------------------
+def import_torch(backend: str = "neural"):
+    """Import torch, or say exactly what to install."""
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise BackendUnavailableError(
+            f"backend '{backend}' needs PyTorch, which is not installed ({exc}). Install with: {INSTALL_HINT}."
+        ) from None
+    return torch
+
+
+def require(module: str, backend: str):
+    """Import ``module`` (``transformers``, ``diffusers``) for ``backend`` or raise a clear error."""
+    import importlib
+
+    import_torch(backend)
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"backend '{backend}' needs the Python package '{module}', which is not installed or does not load "
+            f"({exc}). Install with: {INSTALL_HINT}."
+        ) from None
+
+
+@contextlib.contextmanager
+def quiet():
+    """Silence the libraries' advice-level chatter (deprecation notes, padding hints, progress bars) while a
+    model loads or generates; errors still raise. Restores the previous levels afterwards."""
+    saved = []
+    for module in ("transformers", "diffusers"):
+        lib = sys.modules.get(module)  # only libraries already imported: never import one just to quiet it
+        if lib is None:
+            continue
+        try:
+            log = lib.utils.logging
+            saved.append((log, log.get_verbosity(), log.is_progress_bar_enabled()))
+            log.set_verbosity_error()
+            log.disable_progress_bar()
+        except Exception:  # an older logging API: stay as loud as it is
+            continue
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for log, level, bars in saved:
+            log.set_verbosity(level)
+            if bars:
+                log.enable_progress_bar()
+
+
+# -- device and dtype -------------------------------------------------------------------------------------
+def resolve_device(device: str, backend: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; an explicit CUDA device must exist."""
+    torch = import_torch(backend)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return "cpu"
+    if not torch.cuda.is_available():
+        raise BackendUnavailableError(
+            f"backend '{backend}' was asked for device '{device}', but torch sees no CUDA GPU here (torch "
+            f"{torch.__version__}). Use --set {backend}.device=cpu (slow), or install a CUDA build of torch on a "
+            f"machine with an NVIDIA GPU."
+        )
+    if ":" in device:
+        index = int(device.split(":", 1)[1])
+        count = torch.cuda.device_count()
+        if index >= count:
+            raise BackendUnavailableError(
+                f"backend '{backend}' was asked for device '{device}', but only {count} CUDA device(s) exist "
+                f"(cuda:0..cuda:{count - 1}). Use --set {backend}.device=cuda:0."
+            )
+    return device
+
+
+def resolve_dtype(dtype: str, device: str, backend: str):
+    """``auto`` -> float16 on CUDA, float32 on CPU. float16 on the CPU is refused (slow and lossy there)."""
+    torch = import_torch(backend)
+    if dtype == "auto":
+        return torch.float16 if device.startswith("cuda") else torch.float32
+    if dtype == "float16" and not device.startswith("cuda"):
+        raise OptionError(
+            f"backend '{backend}': dtype float16 runs only on a CUDA device, and this one renders on '{device}'. "
+            f"Use --set {backend}.dtype=float32 (or bfloat16), or --set {backend}.device=cuda."
+        )
+    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+
+
+def dtype_name(dtype: Any) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+# -- model sources ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelSource:
+    """Where weights come from: ``ref`` for ``from_pretrained``, ``local_dir`` when it is a directory here,
+    ``local_files_only`` when the hub must not be contacted (a directory, or ``HF_HUB_OFFLINE`` set)."""
+
+    ref: str
+    local_dir: str | None
+    local_files_only: bool
+
+
+def hub_offline() -> bool:
+    return any(os.environ.get(k, "").strip().lower() in _TRUE for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def model_source(model: str, backend: str) -> ModelSource:
+    """A local directory (``~`` expanded) or a hub id. A path that looks local but is missing is an error
+    right away, not a download attempt."""
+    raw = model.strip()
+    path = os.path.expanduser(raw)
+    if os.path.isdir(path):
+        return ModelSource(os.path.abspath(path), os.path.abspath(path), True)
+    # a hub id is "name" or "owner/name"; anything else that is not a directory here is a missing path
+    looks_local = raw.startswith(("/", ".", "~")) or raw.count("/") > 1 or "\\" in raw or os.path.exists(path)
+    if looks_local:
+        raise BackendUnavailableError(
+            f"backend '{backend}': model directory '{raw}' does not exist (or is not a directory). Point "
+            f"--set {backend}.model=/path at a directory holding the downloaded weights."
+        )
+    return ModelSource(raw, None, hub_offline())
+
+
+def weights_hint(model: str, backend: str) -> str:
+    return (
+        f"Download the weights on a machine with network access (for example: hf download {model} --local-dir "
+        f"{model.split('/')[-1]}), copy the directory here and pass it with --set {backend}.model=/path/to/"
+        f"{model.split('/')[-1]}."
+    )
+
+
+def load_error(exc: BaseException, source: ModelSource, backend: str) -> BackendUnavailableError:
+    """A loading failure (no network, missing files in a local directory) as a user-fixable error."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if source.local_dir is not None:
+        return BackendUnavailableError(
+            f"backend '{backend}' could not load the model in '{source.local_dir}': {first}. The directory must "
+            f"hold the complete save_pretrained layout of the model (config, weights, tokenizer / processor files)."
+        )
+    why = "the hub is switched off (HF_HUB_OFFLINE is set)" if source.local_files_only else "it could not be downloaded"
+    return BackendUnavailableError(
+        f"backend '{backend}' could not load '{source.ref}': it is not in the local cache and {why} ({first}). "
+        + weights_hint(source.ref, backend)
+    )
+
+
+# -- process-wide model cache -----------------------------------------------------------------------------
+_CACHE: dict[tuple, Any] = {}
+_CACHE_LOCK = threading.Lock()
+_KEY_LOCKS: dict[tuple, threading.Lock] = {}
+#: How many times each key was really loaded (tests read it to prove a model loads once).
+LOAD_COUNTS: dict[tuple, int] = {}
+
+
+def cached_load(key: tuple, loader: Callable[[], Any]) -> Any:
+    """Return the object cached under ``key``, calling ``loader`` once per process (thread-safe)."""
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                return _CACHE[key]
+        value = loader()
+        with _CACHE_LOCK:
+            _CACHE[key] = value
+            LOAD_COUNTS[key] = LOAD_COUNTS.get(key, 0) + 1
+        return value
+
+
+def clear_cache() -> None:
+    """Drop every cached model (frees memory; the next render loads again)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+# -- seeds ------------------------------------------------------------------------------------------------
+def row_seed(event: Event, override: int | None, salt: str = "") -> int:
+    """A 31-bit seed for one row: the option's seed when set, else the event's, mixed with what the row says,
+    so that two rows with the same seed still differ and the same row always renders the same."""
+    base = event.seed if override is None else override
+    text = f"{base}|{event.kind}|{event.content}|{event.voice}|{salt}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def batch_seed(seeds: Iterable[int]) -> int:
+    """One seed for a generate call that samples all its rows from one generator."""
+    text = ",".join(str(s) for s in seeds)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def seed_torch(seed: int, backend: str) -> None:
+    torch = import_torch(backend)
+    torch.manual_seed(seed)  # seeds every CUDA device as well
+
+
+# -- audio helpers ----------------------------------------------------------------------------------------
+def as_channels(audio: np.ndarray) -> np.ndarray:
+    """float32 (channels, samples) from a 1-D or 2-D array."""
+    a = np.asarray(audio, dtype=np.float32)
+    if a.ndim == 1:
+        a = a[np.newaxis, :]
+    return a
+
+
+def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Polyphase resampling of (channels, samples) float audio."""
+    a = as_channels(audio)
+    if int(sr_in) == int(sr_out) or a.shape[1] == 0:
+        return a
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(int(sr_out), int(sr_in))
+    return resample_poly(a, ratio.numerator, ratio.denominator, axis=1).astype(np.float32)
+
+
+def fit_length(audio: np.ndarray, n: int, sample_rate: int, fade_seconds: float = 0.02) -> np.ndarray:
+    """Exactly ``n`` samples: trim (with a short fade-out so the cut does not click) or pad with silence."""
+    a = as_channels(audio)
+    if a.shape[1] > n:
+        a = a[:, :n].copy()
+        f = min(n, int(fade_seconds * sample_rate))
+        if f > 1:
+            a[:, n - f :] *= np.linspace(1.0, 0.0, f, dtype=np.float32)
+    elif a.shape[1] < n:
+        a = np.pad(a, ((0, 0), (0, n - a.shape[1])))
+    return a
+
+
+def crossfade_join(head: np.ndarray, tail: np.ndarray, overlap: int) -> np.ndarray:
+    """Join two (channels, samples) clips, overlapping the last ``overlap`` samples of ``head`` with the first
+    ``overlap`` of ``tail`` under an equal-power crossfade."""
+    head, tail = as_channels(head), as_channels(tail)
+    overlap = max(0, min(overlap, head.shape[1], tail.shape[1]))
+    if overlap == 0:
+        return np.concatenate([head, tail], axis=1)
+    t = np.linspace(0.0, 1.0, overlap, dtype=np.float32)
+    fade_in, fade_out = np.sin(0.5 * np.pi * t), np.cos(0.5 * np.pi * t)
+    mid = head[:, -overlap:] * fade_out + tail[:, :overlap] * fade_in
+    return np.concatenate([head[:, :-overlap], mid, tail[:, overlap:]], axis=1)
+
+
+def join_with_pauses(parts: Sequence[np.ndarray], pause: int) -> np.ndarray:
+    """Concatenate (channels, samples) clips with ``pause`` samples of silence between them."""
+    if not parts:
+        return np.zeros((1, 0), dtype=np.float32)
+    channels = max(as_channels(p).shape[0] for p in parts)
+    gap = np.zeros((channels, max(0, pause)), dtype=np.float32)
+    out: list[np.ndarray] = []
+    for i, p in enumerate(parts):
+        p = as_channels(p)
+        if p.shape[0] != channels:
+            p = np.repeat(p, channels, axis=0)
+        if i:
+            out.append(gap)
+        out.append(p)
+    return np.concatenate(out, axis=1)
+
+
+def window_starts(total: int, window: int, overlap: int) -> list[int]:
+    """Start offsets of windows of ``window`` samples, overlapping by ``overlap``, that cover ``total``."""
+    if total <= window:
+        return [0]
+    step = max(1, window - overlap)
+    count = 1 + math.ceil((total - window) / step)
+    return [i * step for i in range(count)]
+
+
+def buckets(events: Sequence[Event], key: Callable[[Event], Any], size: int) -> list[list[int]]:
+    """Indices of ``events`` grouped by ``key`` (rows that can share one generate call), each group cut into
+    runs of at most ``size``, in first-seen order."""
+    groups: dict[Any, list[int]] = {}
+    for i, e in enumerate(events):
+        groups.setdefault(key(e), []).append(i)
+    out: list[list[int]] = []
+    for idx in groups.values():
+        out += [idx[j : j + size] for j in range(0, len(idx), size)]
+    return out
+
+
+def to_numpy(tensor: Any) -> np.ndarray:
+    """A torch tensor (any device, any float dtype) as float32 numpy."""
+    return tensor.detach().float().cpu().numpy().astype(np.float32, copy=False)
