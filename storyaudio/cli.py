@@ -62,7 +62,7 @@ def _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_d
     try:
         return RenderConfig(
             use=_use(use), options=parse_set_options(set_),
-            voices=_pairs(voice, "--voice", "CHARACTER=VOICE (e.g. --voice 'News Anchor=arthur')"),
+            voices=_pairs(voice, "--voice", "CHARACTER=VOICE (e.g. --voice 'News Anchor=walter')"),
             preset=preset, sample_rate=sample_rate, seed=seed, speech_gap=gap, ducking=not no_ducking,
             duck_db=duck_db, mp3=mp3, stems=not no_stems, picture=not no_picture, jobs=jobs, cache=not no_cache,
             progress=not quiet)
