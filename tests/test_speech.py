@@ -183,7 +183,7 @@ def test_every_voice_speaks_speech_like_audio_of_plausible_length(piper, name):
     rms = _frame_rms(mono, SR)
     loud = rms > 0.25 * rms.max()
     assert 6 <= np.count_nonzero(np.diff(loud.astype(int)) == 1) <= 40
-    assert 0.4 < loud.mean() < 0.95
+    assert 0.3 < loud.mean() < 0.95  # measured 0.39-0.50 for lily over 12 renders (Piper is not seed-exact)
     # Its pitch is the recipe's (the unmodified voice sits near 89 Hz).
     recipe = piper.recipe(name)
     target = recipe.pitch or 89.0
