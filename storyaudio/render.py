@@ -327,7 +327,9 @@ def _write_clip(ev: Event, clip: Clip, clip_dir: Path, sr: int) -> None:
             audio[:, -tail:] *= np.linspace(1, 0, tail, dtype=np.float32)
     elif audio.shape[1] < want:
         audio = np.pad(audio, ((0, 0), (0, want - audio.shape[1])))
-    gain = normalize_gain(audio, sr, ev.target_lufs)
+    # a backend may ask for its clip to sit above or below the row's target ("distant", "light")
+    offset = float(ev.info.get("level_db", 0.0) or 0.0)
+    gain = normalize_gain(audio, sr, ev.target_lufs + offset)
     audio = (audio * np.float32(gain)).astype(np.float32)
     name = f"row{ev.row:03d}-{ev.audio_type}.wav"
     deliver.write_wav(clip_dir / name, audio, sr, subtype="FLOAT")

@@ -42,6 +42,18 @@ class FailingBackend(Backend):
         return Clip(np.full((1, sample_rate), 0.1, np.float32), sample_rate)
 
 
+class QuietBackend(Backend):
+    """Asks for its clips 6 dB under the row's target, as foley does for "distant"."""
+
+    name = "quiet"
+    kinds = ("sound_effect",)
+
+    def render(self, event, sample_rate):
+        n = round((event.duration or 1.0) * sample_rate)
+        noise = np.random.default_rng(event.seed).standard_normal((1, n)).astype(np.float32) * 0.1
+        return Clip(noise, sample_rate, "quiet noise", {"level_db": -6.0})
+
+
 class MissingDepBackend(Backend):
     name = "needs-missing"
     kinds = ("music",)
@@ -53,6 +65,7 @@ class MissingDepBackend(Backend):
 def extra_backends(monkeypatch):
     monkeypatch.setitem(registry.BUILTIN, "failing", "test_render:FailingBackend")
     monkeypatch.setitem(registry.BUILTIN, "needs-missing", "test_render:MissingDepBackend")
+    monkeypatch.setitem(registry.BUILTIN, "quiet", "test_render:QuietBackend")
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +168,15 @@ def test_failed_render_keeps_previous_good_output(tmp_path, extra_backends):
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert after == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_backend_level_offset_is_applied_after_normalisation(tmp_path, extra_backends):
+    result = render(scene(), tmp_path / "q", RenderConfig(use={**TONE, "sound_effect": "quiet"}, stems=False,
+                                                          picture=False))
+    for e in result.timeline.events:
+        if e.audio_type == "sound_effect":
+            clip, sr = sf.read(tmp_path / "q" / e.clip_file, dtype="float32", always_2d=True)
+            assert integrated_loudness(clip.T, sr) == pytest.approx(e.target_lufs - 6.0, abs=1.0)
 
 
 def test_missing_dependency_is_a_clear_user_error(tmp_path, extra_backends):

@@ -66,7 +66,10 @@ class Event:
 @dataclass
 class Clip:
     """Rendered audio: float32 ``(channels, samples)`` at ``sample_rate``; ``detail`` says what made it
-    (the voice, the instruments, the effect) in words; ``info`` holds the same as data for timeline.json."""
+    (the voice, the instruments, the effect) in words; ``info`` holds the same as data for timeline.json.
+
+    The core normalises every clip to its row's loudness target; ``info["level_db"]`` (optional) shifts that
+    target for this clip, so words like "distant" or "light" stay quieter than the row's volume."""
 
     audio: np.ndarray
     sample_rate: int
