@@ -187,7 +187,28 @@ def model_source(model: str, backend: str) -> ModelSource:
             f"backend '{backend}': model directory '{raw}' does not exist (or is not a directory). Point "
             f"--set {backend}.model=/path at a directory holding the downloaded weights."
         )
-    return ModelSource(raw, None, hub_offline())
+    return ModelSource(raw, None, hub_offline() or not hub_reachable())
+
+
+_REACHABLE: dict[str, bool] = {}
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick TCP connect to the hub's host (``HF_ENDPOINT`` or huggingface.co), remembered per process.
+    Without it, a machine with no network spends minutes in the hub client's retries before failing; with it,
+    such a machine loads from the local cache only and fails at once when the weights are not there."""
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    if endpoint not in _REACHABLE:
+        url = urlparse(endpoint)
+        try:
+            with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout):
+                _REACHABLE[endpoint] = True
+        except OSError:
+            _REACHABLE[endpoint] = False
+    return _REACHABLE[endpoint]
 
 
 def weights_hint(model: str, backend: str) -> str:
@@ -206,7 +227,12 @@ def load_error(exc: BaseException, source: ModelSource, backend: str) -> Backend
             f"backend '{backend}' could not load the model in '{source.local_dir}': {first}. The directory must "
             f"hold the complete save_pretrained layout of the model (config, weights, tokenizer / processor files)."
         )
-    why = "the hub is switched off (HF_HUB_OFFLINE is set)" if source.local_files_only else "it could not be downloaded"
+    if hub_offline():
+        why = "the hub is switched off (HF_HUB_OFFLINE is set)"
+    elif source.local_files_only:
+        why = "the hub cannot be reached from this machine"
+    else:
+        why = "it could not be downloaded"
     return BackendUnavailableError(
         f"backend '{backend}' could not load '{source.ref}': it is not in the local cache and {why} ({first}). "
         + weights_hint(source.ref, backend)
