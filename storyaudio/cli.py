@@ -96,7 +96,7 @@ def _report(result, quiet: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=max(120, Console().width))
     tl = result.timeline
     table = Table(title=f"{tl.title} — {tl.duration:.1f} s", show_lines=False)
     for col in ("row", "type", "start", "end", "who / what", "made by"):

@@ -264,6 +264,30 @@ def cached_load(key: tuple, loader: Callable[[], Any]) -> Any:
         return value
 
 
+def load_transformers_pair(backend: str, options: Any, model_class: str):
+    """Load (once per process) a transformers processor and model named by ``options.model`` on the device and
+    dtype the options ask for. Returns ``(source, processor, model, device, dtype)``."""
+    transformers = require("transformers", backend)
+    device = resolve_device(options.device, backend)
+    dtype = resolve_dtype(options.dtype, device, backend)
+    source = model_source(options.model, backend)
+
+    def load():
+        try:
+            processor = transformers.AutoProcessor.from_pretrained(source.ref, local_files_only=source.local_files_only)
+            model = getattr(transformers, model_class).from_pretrained(
+                source.ref, dtype=dtype, local_files_only=source.local_files_only
+            )
+        except OSError as exc:
+            raise load_error(exc, source, backend) from None
+        model.to(device).eval()
+        return processor, model
+
+    with quiet():
+        processor, model = cached_load((model_class, source.ref, device, dtype_name(dtype)), load)
+    return source, processor, model, device, dtype
+
+
 def clear_cache() -> None:
     """Drop every cached model (frees memory; the next render loads again)."""
     with _CACHE_LOCK:

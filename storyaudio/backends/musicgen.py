@@ -60,27 +60,9 @@ class MusicGenBackend(Backend):
         if self._loaded is not None:
             return self._loaded
         opts: MusicGenOptions = self.options  # type: ignore[assignment]
-        transformers = nn_.require("transformers", self.name)
-        device = nn_.resolve_device(opts.device, self.name)
-        dtype = nn_.resolve_dtype(opts.dtype, device, self.name)
-        source = nn_.model_source(opts.model, self.name)
-
-        def load():
-            try:
-                processor = transformers.AutoProcessor.from_pretrained(
-                    source.ref, local_files_only=source.local_files_only
-                )
-                model = transformers.MusicgenForConditionalGeneration.from_pretrained(
-                    source.ref, dtype=dtype, local_files_only=source.local_files_only
-                )
-            except OSError as exc:
-                raise nn_.load_error(exc, source, self.name) from None
-            model.to(device).eval()
-            return processor, model
-
-        key = ("MusicgenForConditionalGeneration", source.ref, device, nn_.dtype_name(dtype))
-        with nn_.quiet():
-            processor, model = nn_.cached_load(key, load)
+        _, processor, model, device, dtype = nn_.load_transformers_pair(
+            self.name, opts, "MusicgenForConditionalGeneration"
+        )
         self._loaded = (processor, model, device, dtype)
         return self._loaded
 
