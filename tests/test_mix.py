@@ -89,11 +89,14 @@ def test_pan_is_constant_power():
     assert integrated_loudness(stereo, sr) == pytest.approx(integrated_loudness(mono, sr), abs=0.1)
 
 
-def test_block_mix_from_files_equals_in_memory_sum(tmp_path):
+@pytest.mark.parametrize("subtype", ["FLOAT", "PCM_24"])  # memory-mapped, and read through soundfile
+def test_block_mix_from_files_equals_in_memory_sum(tmp_path, subtype):
     sr = 48000
     a, b = speechlike(sr, 3, 1), speechlike(sr, 2, 2)
-    sf.write(tmp_path / "a.wav", a.T, sr, subtype="FLOAT")
-    sf.write(tmp_path / "b.wav", b.T, sr, subtype="FLOAT")
+    sf.write(tmp_path / "a.wav", a.T, sr, subtype=subtype)
+    sf.write(tmp_path / "b.wav", b.T, sr, subtype=subtype)
+    a = sf.read(tmp_path / "a.wav", dtype="float32")[0].T  # what the file holds after quantisation
+    b = sf.read(tmp_path / "b.wav", dtype="float32")[0].T
     n = 6 * sr
     tracks = [Track("a", [Source(1000, a.shape[1], path=tmp_path / "a.wav", gain=0.5)]),
               Track("b", [Source(2 * sr, b.shape[1], path=tmp_path / "b.wav")])]

@@ -55,44 +55,104 @@ def pan_gains(pan: float | None, channels: int) -> tuple[float, float]:
     return math.cos(angle), math.sin(angle)
 
 
+class _MappedWav:
+    """A 32-bit float WAV's samples mapped read-only as frames ``(n, channels)``. Pages already mixed are
+    handed back to the page cache as reading moves forward, so the process's memory stays at a few blocks
+    however long the clip is."""
+
+    def __init__(self, path: Path, offset: int, frames: int, channels: int):
+        import mmap
+
+        with open(path, "rb") as fh:
+            self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self.frames = np.frombuffer(self._mm, dtype="<f4", count=frames * channels, offset=offset)
+        self.frames = self.frames.reshape(frames, channels)
+        self._offset, self._frame_bytes, self._done = offset, 4 * channels, 0
+        self._page = mmap.PAGESIZE
+        self._dontneed = getattr(mmap, "MADV_DONTNEED", None)
+
+    def release_before(self, frame: int) -> None:
+        if self._dontneed is None:
+            return
+        end = self._offset + frame * self._frame_bytes
+        end -= end % self._page
+        if end - self._done >= 1 << 20:  # in steps of at least 1 MB
+            self._mm.madvise(self._dontneed, self._done, end - self._done)
+            self._done = end
+
+
+def wav_float32_memmap(path: Path) -> _MappedWav | None:
+    """Map a 32-bit float WAV without reading it, or None when the file is anything else (then soundfile
+    reads it). Clips in a render are such files."""
+    import struct
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            channels = bits = fmt = None
+            while True:
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    body = fh.read(size)
+                    fmt, channels = struct.unpack("<HH", body[:4])
+                    bits = struct.unpack("<H", body[14:16])[0]
+                    if fmt == 0xFFFE and len(body) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the real format in the GUID
+                        fmt = struct.unpack("<H", body[24:26])[0]
+                    if size % 2:
+                        fh.read(1)
+                elif cid == b"data":
+                    if fmt != 3 or bits != 32 or not channels:
+                        return None
+                    offset = fh.tell()
+                    frames = size // (4 * channels)
+                    return _MappedWav(path, offset, frames, channels)
+                else:
+                    fh.seek(size + (size % 2), 1)
+    except (OSError, ValueError, struct.error):
+        return None
+
+
 class _Reader:
-    """Reads ranges of one clip as interleaved frames ``(n, channels)``, from memory or from its file
-    (kept open between blocks, read into a reused buffer)."""
+    """Reads ranges of one clip as interleaved frames ``(n, channels)``: from memory, from a memory map of a
+    float WAV (no copy: the page cache is read once, by the arithmetic), or through soundfile into a reused
+    buffer."""
 
     def __init__(self, src: Source):
         self.src = src
         self._file = None
+        self._map = None
         self._frames = None if src.audio is None else np.ascontiguousarray(np.atleast_2d(src.audio).T)
+        if self._frames is None:
+            self._map = wav_float32_memmap(Path(src.path))
+            self._frames = None if self._map is None else self._map.frames
 
-    @property
-    def channels(self) -> int:
+    def read(self, a: int, b: int, scratch: np.ndarray) -> np.ndarray:
+        """Clip samples [a, b) (clip coordinates, offset applied) as float32 frames (m, ch), m <= b - a.
+        The result may be a read-only view."""
+        s = self.src
+        if self._map is not None:
+            self._map.release_before(s.offset + a)
         if self._frames is not None:
-            return self._frames.shape[1]
-        return self._open().channels
-
-    def _open(self):
+            return self._frames[s.offset + a : s.offset + b]
         if self._file is None:
             import soundfile as sf
 
-            self._file = sf.SoundFile(str(self.src.path))
-        return self._file
-
-    def read(self, a: int, b: int, scratch: np.ndarray) -> np.ndarray:
-        """Clip samples [a, b) (clip coordinates, offset applied) as float32 frames (m, ch), m <= b - a."""
-        s = self.src
-        if self._frames is not None:
-            return self._frames[s.offset + a : s.offset + b]
-        fh = self._open()
-        fh.seek(s.offset + a)
-        ch = fh.channels
+            self._file = sf.SoundFile(str(s.path))
+        self._file.seek(s.offset + a)
+        ch = self._file.channels
         out = scratch[: (b - a) * ch].reshape(b - a, ch)
-        got = fh.read(b - a, dtype="float32", always_2d=True, out=out)
-        return got
+        return self._file.read(b - a, dtype="float32", always_2d=True, out=out)
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        self._frames = self._map = None
 
 
 def _envelope(src: Source, a: int, b: int) -> np.ndarray | None:
@@ -117,9 +177,10 @@ def mix(tracks: Sequence[Track], n_samples: int, duck: Callable[[int, int], np.n
     ``stem_writers`` maps a track name to an open ``soundfile.SoundFile`` that receives the track's own
     stereo signal block by block (stems the mix's length).
 
-    Internally the mix is interleaved frames ``(n, 2)``, the layout clip files are stored in: each block of
-    a clip is read into a small reused buffer that stays in cache, scaled there in place (gain, pan, fades,
-    ducking), and added to the output once. The returned array is a transposed view of that output.
+    Internally the mix is interleaved frames ``(n, 2)``, the layout clip files are stored in. Clips are read
+    block by block (float WAVs through a memory map, so nothing is copied before the arithmetic touches it),
+    scaled into a small buffer that stays in cache (gain, pan, fades, ducking), and added to the output once.
+    The returned array is a transposed view of that output.
     """
     out = np.zeros((n_samples, 2), dtype=np.float32)
     readers = {id(s): _Reader(s) for t in tracks for s in t.sources}
@@ -149,31 +210,29 @@ def mix(tracks: Sequence[Track], n_samples: int, duck: Callable[[int, int], np.n
                         continue
                     gl, gr = pan_gains(src.pan, data.shape[1])
                     gl, gr = gl * src.gain, gr * src.gain
-                    # Channel-wise operations on strided views: numpy's inner loop then runs over the
-                    # samples, not over a broadcast axis of length 2.
-                    if data.shape[1] == 1:  # mono: pan into the stereo buffer
-                        buf = stereo[:m]
-                        np.multiply(data[:, 0], np.float32(gl), out=buf[:, 0])
-                        np.multiply(data[:, 0], np.float32(gr), out=buf[:, 1])
-                    else:
-                        buf = data if data.base is scratch else stereo[:m]
-                        if buf is not data:
-                            np.copyto(buf, data)
-                        if gl == gr:
-                            if gl != 1.0:
-                                buf *= np.float32(gl)
-                        else:
-                            buf[:, 0] *= np.float32(gl)
-                            buf[:, 1] *= np.float32(gr)
                     env = _envelope(src, lo - src.start, lo - src.start + m)
                     if track.ducked and duck_env is not None:
                         d = duck_env[lo - a : lo - a + m]
                         env = d if env is None else env * d
+                    target = (dst if dst is not None else out[a:b])[lo - a : lo - a + m]
+                    if data.shape[1] == 2 and gl == gr == 1.0 and env is None:
+                        target += data  # the common case: one pass, straight from the clip
+                        continue
+                    # Scale into a cache-sized buffer, channel by channel on strided views (numpy's inner
+                    # loop then runs over the samples, not over a broadcast axis of length 2), then add once.
+                    buf = stereo[:m]
+                    if data.shape[1] == 1:  # mono: pan into both channels
+                        np.multiply(data[:, 0], np.float32(gl), out=buf[:, 0])
+                        np.multiply(data[:, 0], np.float32(gr), out=buf[:, 1])
+                    elif gl == gr:
+                        np.multiply(data, np.float32(gl), out=buf)
+                    else:
+                        np.multiply(data[:, 0], np.float32(gl), out=buf[:, 0])
+                        np.multiply(data[:, 1], np.float32(gr), out=buf[:, 1])
                     if env is not None:
                         buf[:, 0] *= env
                         buf[:, 1] *= env
-                    target = dst if dst is not None else out[a:b]
-                    target[lo - a : lo - a + m] += buf
+                    target += buf
                 if stem is not None:
                     out[a:b] += dst
                     stem.write(dst)
