@@ -345,3 +345,16 @@ def test_two_minute_bed_in_every_style(backend):
         clip = b.render(_music("background music", 120.0, seed=1), SR)
         assert clip.audio.shape == (2, 120 * SR)
         assert _rms(clip.audio) > 0.02, st.name
+
+
+@pytest.mark.parametrize("text, style", [
+    ("Dramatic orchestral news theme.", "orchestral news theme"),
+    ("news sting", "orchestral news theme"),
+    ("jazz news intro", "jazz swing"),
+    ("Calm electronic news bed, light pulses, steady tempo.", "electronic"),
+    ("breaking news with rock guitars", "rock"),
+])
+def test_a_named_genre_beats_the_news_setting(text, style):
+    from storyaudio.backends.composer.plan import choose_style
+
+    assert choose_style(text)[0].name == style

@@ -350,18 +350,33 @@ def _count(pattern: str, text: str) -> int:
 
 
 def choose_style(text: str) -> tuple[Style, list[str]]:
-    """The style whose vocabulary the text uses most (earlier words weigh a little more)."""
+    """The style whose vocabulary the text uses most (earlier words weigh a little more).
+
+    The news theme is a setting, not a genre: it wins over generic words ("dramatic orchestral news theme"),
+    but a genre the text names outright wins over it ("jazz news intro", "calm electronic news bed")."""
     low = text.lower()
-    best, best_score, words = FALLBACK, 0.0, []
+    scored: list[tuple[float, Style, list[str]]] = []
     for style in STYLES[:-1]:
         score = 0.0
         hits = []
         for m in re.finditer(r"\b(?:" + style.keywords + r")\w*", low):
             score += style.weight * (1.0 + 0.3 * (1.0 - m.start() / max(1, len(low))))
             hits.append(m.group(0))
-        if score > best_score:
-            best, best_score, words = style, score, hits
-    return best, words
+        if score > 0:
+            scored.append((score, style, hits))
+    if not scored:
+        return FALLBACK, []
+    scored.sort(key=lambda x: -x[0])  # stable: on a tie the earlier style in STYLES wins
+    best = scored[0]
+    if best[1].family in _SETTING_FAMILIES:
+        genres = [x for x in scored if x[1].family not in _SETTING_FAMILIES | {"orchestral"}]
+        if genres:
+            best = genres[0]
+    return best[1], best[2]
+
+
+#: Families that describe where the music plays rather than what it is.
+_SETTING_FAMILIES = {"news"}
 
 
 def parse_tempo(text: str) -> tuple[float | None, float, list[str]]:
