@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import BackendUnavailableError, OptionError, RenderError
 from ..speech_text import segments as text_segments
 from .base import Backend, Clip, Event, Voice
-from .piper import finish_speech, fit_length, resample, speak_to_fit, trim_silence
+from .piper import resample, speak_fitted, trim_silence
 
 __all__ = ["ESPEAK_CATALOGUE", "EspeakBackend", "EspeakOptions", "EspeakRecipe"]
 
@@ -169,15 +169,8 @@ class EspeakBackend(Backend):
             raise RenderError(f"the espeak backend has no voice '{name}'; its voices: {', '.join(_BY_NAME)}",
                               event.row)
         voice, recipe = _BY_NAME[name]
-        target = None if event.duration is None else round(event.duration * sample_rate)
-        audio, speed = speak_to_fit(lambda sp: self._render_once(event.content, recipe, sp, sample_rate), target,
-                                    opts.max_speedup, int(2 * opts.edge_silence * sample_rate))
-        cut = target is not None and audio.size > target
-        if target is not None:
-            audio = fit_length(audio, sample_rate, target)
-        elif audio.size == 0:
-            audio = np.zeros(round(2 * opts.edge_silence * sample_rate) or 1, np.float32)
-        audio = finish_speech(audio)
+        audio, speed, cut = speak_fitted(lambda sp: self._render_once(event.content, recipe, sp, sample_rate),
+                                         event.duration, sample_rate, opts.max_speedup, opts.edge_silence)
         language = opts.language or recipe.accent
         bits = [f"{voice.gender}, {voice.age}: {language}+{recipe.variant}",
                 f"{round(recipe.speed * opts.pace * speed)} wpm"]

@@ -226,6 +226,20 @@ def speak_to_fit(render: Callable[[float], np.ndarray], target: int | None, max_
     return audio, speed
 
 
+def speak_fitted(render: Callable[[float], np.ndarray], duration: float | None, sample_rate: int,
+                 max_speedup: float, edge_silence: float) -> tuple[np.ndarray, float, bool]:
+    """Speak (``render(speed)``), fitting an asked ``duration`` exactly: faster within ``max_speedup``, then
+    cut as a last resort. Returns finished mono audio, the speed used, and whether it was cut."""
+    target = None if duration is None else round(duration * sample_rate)
+    audio, speed = speak_to_fit(render, target, max_speedup, int(2 * edge_silence * sample_rate))
+    cut = target is not None and audio.size > target
+    if target is not None:
+        audio = fit_length(audio, sample_rate, target)
+    elif audio.size == 0:
+        audio = np.zeros(round(2 * edge_silence * sample_rate) or 1, np.float32)
+    return finish_speech(audio), speed, cut
+
+
 def finish_speech(audio: np.ndarray, peak: float = 0.9) -> np.ndarray:
     """Scale to a safe peak (the core sets loudness; this only keeps samples well below full scale)."""
     m = float(np.max(np.abs(audio))) if audio.size else 0.0
@@ -385,16 +399,8 @@ class PiperBackend(Backend):
                               event.row)
         cat = _BY_NAME[name]
         recipe = cat.recipe
-        target = None if event.duration is None else round(event.duration * sample_rate)
-
-        audio, speed = speak_to_fit(lambda sp: self._render_once(event.content, recipe, sp, sample_rate), target,
-                                    opts.max_speedup, int(2 * opts.edge_silence * sample_rate))
-        cut = target is not None and audio.size > target
-        if target is not None:
-            audio = fit_length(audio, sample_rate, target)
-        elif audio.size == 0:
-            audio = np.zeros(round(2 * opts.edge_silence * sample_rate) or 1, np.float32)
-        audio = finish_speech(audio)
+        audio, speed, cut = speak_fitted(lambda sp: self._render_once(event.content, recipe, sp, sample_rate),
+                                         event.duration, sample_rate, opts.max_speedup, opts.edge_silence)
 
         v = cat.voice
         base = Path(opts.model).stem if opts.model else BASE_VOICE
