@@ -8,6 +8,7 @@ render never touches a previous good one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -219,28 +220,27 @@ class _ClipRenderer:
         self.rendered_rows: list[int] = []
         self.cached_rows: list[int] = []
 
-    def _key(self, ev: Event, backend: Backend, bev: BackendEvent) -> str:
+    def _key(self, backend: Backend, bev: BackendEvent) -> str:
         return clip_key(backend.name, backend.version, backend.options.model_dump(mode="json"),
                         bev.cache_fields(), self.sr)
 
     def run(self, events: Sequence[Event]) -> dict[int, Clip]:
         out: dict[int, Clip] = {}
-        todo: dict[int, list[tuple[Event, BackendEvent, str]]] = {}
+        todo: dict[int, tuple[Backend, list[tuple[Event, BackendEvent, str]]]] = {}
         for ev in events:
             backend = self.backends[ev.audio_type]
             bev = BackendEvent(row=ev.row, kind=ev.audio_type, content=ev.content, duration=ev.requested,
                                layout=ev.layout, character=ev.character, voice=ev.voice,
                                character_description=ev.character_description, seed=ev.seed)
-            key = self._key(ev, backend, bev)
+            key = self._key(backend, bev)
             hit = self.cache.get(key)
             if hit is not None and hit.sample_rate == self.sr:
                 out[ev.row] = self._accept(ev, hit)
                 self.cached_rows.append(ev.row)
             else:
-                todo.setdefault(id(backend), []).append((ev, bev, key))
+                todo.setdefault(id(backend), (backend, []))[1].append((ev, bev, key))
         tasks: list[tuple[Backend, list[tuple[Event, BackendEvent, str]]]] = []
-        for items in todo.values():
-            backend = self.backends[items[0][0].audio_type]
+        for backend, items in todo.values():
             if type(backend).render_batch is not Backend.render_batch:
                 tasks += [(backend, items[i : i + 8]) for i in range(0, len(items), 8)]
             else:
@@ -264,11 +264,8 @@ class _ClipRenderer:
     def _render_group(self, backend: Backend, items):
         bevs = [b for _, b, _ in items]
         try:
-            if backend.thread_safe:
+            with contextlib.nullcontext() if backend.thread_safe else self.locks[id(backend)]:
                 clips = backend.render_batch(bevs, self.sr) if len(bevs) > 1 else [backend.render(bevs[0], self.sr)]
-            else:
-                with self.locks[id(backend)]:
-                    clips = backend.render_batch(bevs, self.sr) if len(bevs) > 1 else [backend.render(bevs[0], self.sr)]
         except StoryAudioError:
             raise
         except Exception as exc:  # a backend bug or a broken model: say which row and backend

@@ -188,10 +188,11 @@ def mix(tracks: Sequence[Track], n_samples: int, duck: Callable[[int, int], np.n
     scratch = np.empty(block * 2, dtype=np.float32)
     stereo = np.empty((block, 2), dtype=np.float32)
     track_buf = np.empty((block, 2), dtype=np.float32)
+    ducking = duck is not None and any(t.ducked for t in tracks)
     try:
         for a in range(0, n_samples, block):
             b = min(n_samples, a + block)
-            duck_env = duck(a, b) if duck is not None and any(t.ducked for t in tracks) else None
+            duck_env = duck(a, b) if ducking else None
             for track, sources in zip(tracks, ordered):
                 stem = stem_writers.get(track.name) if stem_writers is not None else None
                 dst = None
