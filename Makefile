@@ -19,6 +19,7 @@ test-all: setup-dev
 
 bench: setup-dev
 	.venv/bin/python bench/mix_bench.py
+	.venv/bin/python bench/loudness_bench.py
 	.venv/bin/python bench/speech_voices.py
 	.venv/bin/python bench/music_composer.py
 	.venv/bin/python bench/effects_match.py

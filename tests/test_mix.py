@@ -7,7 +7,13 @@ import pytest
 import soundfile as sf
 from helpers import sine
 
-from storyaudio.mix.loudness import integrated_loudness, normalize_gain, oversampled_peaks, true_peak_dbtp
+from storyaudio.mix.loudness import (
+    integrated_loudness,
+    loudness_range,
+    normalize_gain,
+    oversampled_peaks,
+    true_peak_dbtp,
+)
 from storyaudio.mix.master import PRESETS, limit_true_peak, master
 from storyaudio.mix.mixer import Source, Track, ducking_envelope, mix, pan_gains
 
@@ -32,6 +38,43 @@ def test_event_normalisation_hits_target_even_for_short_clips(sr, seconds, targe
     assert integrated_loudness(np.tile(out, (1, reps)), sr) == pytest.approx(target, abs=1.0)
 
 
+def _reference_signals():
+    """(name, audio (channels, samples), rate): loud and quiet passages, several layouts and rates."""
+    rng = np.random.default_rng(7)
+    talk = speechlike(48000, 12.0, seed=3)
+    dynamic = talk * np.repeat([1.0, 0.05, 0.5, 0.002, 1.0, 0.2], 2 * 48000)[None, :]  # gating has work to do
+    yield "speech-like stereo 48k", talk, 48000
+    yield "dynamic stereo 48k", dynamic.astype(np.float32), 48000
+    yield "mono 44.1k tone", sine(44100, 440, 5.3, amplitude=0.2), 44100
+    yield "5.0 at 48k", (rng.standard_normal((5, 4 * 48000)) * [[0.1], [0.1], [0.05], [0.02], [0.02]]).astype(np.float32), 48000
+    yield "near the absolute gate", (talk * 10 ** (-58 / 20)).astype(np.float32), 48000
+    yield "0.4 s clip", sine(48000, 997, 0.4, amplitude=0.3), 48000
+
+
+@pytest.mark.parametrize("audio, sr", [pytest.param(a, r, id=name) for name, a, r in _reference_signals()])
+def test_loudness_equals_pyloudnorm(audio, sr):
+    """The vectorised gating gives pyloudnorm's own figures (integrated loudness and LRA)."""
+    import pyloudnorm
+
+    data = audio.T.astype(np.float64)
+    data = data[:, 0] if data.shape[1] == 1 else data
+    assert integrated_loudness(audio, sr) == pytest.approx(pyloudnorm.Meter(sr).integrated_loudness(data), abs=1e-6)
+    if audio.shape[1] >= 3.2 * sr:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reference = pyloudnorm.Meter(sr).loudness_range(data)
+        expected = reference if np.isfinite(reference) else 0.0  # too quiet to measure: pyloudnorm nan, ours 0
+        assert loudness_range(audio, sr) == pytest.approx(expected, abs=1e-6)
+
+
+def test_loudness_of_silence_and_of_a_sine_at_full_scale():
+    sr = 48000
+    assert integrated_loudness(np.zeros((2, sr), np.float32), sr) == -np.inf
+    assert loudness_range(np.zeros((2, 5 * sr), np.float32), sr) == 0.0
+    # BS.1770: a 997 Hz sine at 0 dBFS in one channel reads -3.01 LUFS (EBU Tech 3341 allows ±0.1 LU;
+    # pyloudnorm's K-weighting, designed from its analogue parameters, reads -3.05)
+    assert integrated_loudness(sine(sr, 997, 3.0, amplitude=1.0), sr) == pytest.approx(-3.01, abs=0.1)
+
+
 def test_silence_is_not_amplified():
     assert normalize_gain(np.zeros((1, 48000), np.float32), 48000, -15) == 1.0
 
@@ -46,14 +89,18 @@ def test_true_peak_sees_intersample_peaks():
 
 
 @pytest.mark.parametrize("preset", ["podcast", "ebu-r128"])
-def test_master_hits_loudness_and_true_peak(preset):
+@pytest.mark.parametrize("peaky", [False, True])
+def test_master_hits_loudness_and_true_peak(preset, peaky):
     sr = 48000
     rng = np.random.default_rng(1)
     x = speechlike(sr, 12)
     x[:, ::4801] = 0.95 * np.sign(rng.standard_normal((2, x[:, ::4801].shape[1])))  # sharp transients
+    if peaky:  # 48 spikes a second, 18 dB over the rest: the limiter eats much of each gain step
+        x[:, ::997] *= 8
     y, report = master(x, sr, PRESETS[preset])
     target = PRESETS[preset].target_lufs
     assert integrated_loudness(y, sr) == pytest.approx(target, abs=0.5)
+    assert report.integrated_lufs == pytest.approx(target, abs=PRESETS[preset].tolerance_lu)
     assert true_peak_dbtp(y) <= -1.0
     assert report.passed and report.true_peak_dbtp <= -1.0
 
@@ -146,3 +193,17 @@ def test_ducking_depth_and_recovery():
 
     assert level(4.0, 5.0) - level(0.5, 2.0) == pytest.approx(-10.0, abs=0.3)  # full depth under speech
     assert level(8.0, 9.5) == pytest.approx(level(0.5, 2.0), abs=0.1)  # recovered afterwards
+
+
+def test_limiter_release_is_a_decaying_peak_hold():
+    """The vectorised release equals the recursion it stands for: g[i] = min(g[i], 1 - (1 - g[i-1]) * coef)."""
+    from storyaudio.mix.master import _release
+
+    rng = np.random.default_rng(5)
+    need = np.where(rng.random(3000) < 0.02, rng.uniform(0.2, 0.99, 3000), 1.0)
+    coef = 0.97
+    expected, prev = need.copy(), 1.0
+    for i in range(need.size):
+        expected[i] = prev = min(need[i], 1.0 - (1.0 - prev) * coef)
+    assert np.allclose(_release(need, coef), expected, atol=1e-9)
+    assert np.array_equal(_release(np.ones(10), coef), np.ones(10))

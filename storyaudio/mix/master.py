@@ -73,21 +73,18 @@ def limit_true_peak(audio: np.ndarray, sample_rate: int, ceiling_dbtp: float,
 
 
 def _release(g: np.ndarray, coef: float) -> np.ndarray:
-    """g[i] = min(g[i], 1 - (1 - g[i-1]) * coef): instant attack, exponential recovery towards 1."""
-    out = g.copy()
-    # runs of "no reduction" are common; skip the Python loop where nothing happens
-    idx = np.flatnonzero(g < 1.0)
-    if idx.size == 0:
-        return out
-    prev, last_reduction = 1.0, int(idx[-1])
-    for i in range(int(idx[0]), len(out)):
-        rec = 1.0 - (1.0 - prev) * coef
-        v = out[i] if out[i] < rec else rec
-        out[i] = v
-        prev = v
-        if v > 0.99999 and i > last_reduction:
-            break
-    return out
+    """g[i] = min(g[i], 1 - (1 - g[i-1]) * coef): instant attack, exponential recovery towards 1.
+
+    In terms of the reduction r = 1 - g this is r[i] = max(r_in[i], coef * r[i-1]), a decaying peak hold, so
+    r[i] = max over k <= i of r_in[k] * coef**(i - k): a running maximum in the log domain, with no loop."""
+    reduction = 1.0 - np.asarray(g, dtype=np.float64)
+    if not (reduction > 0).any():
+        return np.array(g, copy=True)
+    log_coef = math.log(coef)
+    k = np.arange(reduction.size) * log_coef
+    with np.errstate(divide="ignore"):
+        held = np.maximum.accumulate(np.log(np.maximum(reduction, 0.0)) - k) + k
+    return (1.0 - np.exp(held)).astype(np.asarray(g).dtype)
 
 
 @dataclass
@@ -120,19 +117,25 @@ def master(audio: np.ndarray, sample_rate: int, preset: Preset) -> tuple[np.ndar
     total_gain_db = 0.0
     lufs = integrated_loudness(audio, sample_rate)
     if preset.target_lufs is not None and math.isfinite(lufs):
-        # loudness scales with gain, so one measurement suffices until the limiter changes the signal
-        for _ in range(3):
+        # Loudness scales with gain, so one measurement suffices until the limiter changes the signal. When it
+        # does, the limiter eats part of each step; the next step is scaled by how much of the last one arrived
+        # (a secant step on loudness against gain), so a peaky mix still reaches its target in a few rounds.
+        boost = 1.0
+        for _ in range(6):
             delta = preset.target_lufs - lufs
             if abs(delta) < 0.05:
                 break
-            audio = audio * np.float32(10 ** (delta / 20))
-            total_gain_db += delta
-            lufs += delta
+            step = delta * boost
+            audio = audio * np.float32(10 ** (step / 20))
+            total_gain_db += step
+            before, lufs = lufs, lufs + step
             if preset.true_peak_dbtp is not None:
                 limited = limit_true_peak(audio, sample_rate, preset.true_peak_dbtp - 0.05)
                 if limited is not audio:
                     audio = limited
                     lufs = integrated_loudness(audio, sample_rate)
+            arrived = (lufs - before) / step
+            boost = 1.0 if arrived >= 0.95 else min(4.0, 1.0 / max(arrived, 0.25))
     elif preset.target_lufs is None and audio.size and float(np.abs(audio).max()) > 1.0:
         audio = limit_true_peak(audio, sample_rate, -0.1)  # never clip, even with no preset
         lufs = integrated_loudness(audio, sample_rate)
