@@ -520,7 +520,7 @@ class _Writer:
         pitch = centre
         chord_at = {}
         for bar in bars:
-            for s, d, c in bar.spans:
+            for s, _d, c in bar.spans:
                 chord_at[(bar.index, s)] = c
         for bar in bars:
             if not self._plays(part, bar) or bar.section == "intro":

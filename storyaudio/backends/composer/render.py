@@ -163,7 +163,7 @@ def room_ir(rt60: float, rate: int) -> np.ndarray:
         tail = (bright * mix + dark * (1 - mix)) * np.exp(-6.91 * t / rt60)
         tail[: int(0.02 * rate)] *= np.linspace(0, 1, int(0.02 * rate))
         ir[c, pre:] = tail
-        for k in range(6):  # early reflections
+        for _ in range(6):  # early reflections
             d = pre + int(rng.uniform(0.004, 0.045) * rate)
             ir[c, d] += rng.uniform(0.3, 0.7) * (1 if rng.random() < 0.5 else -1) * 3
     ir /= np.sqrt((ir ** 2).sum(axis=1, keepdims=True))

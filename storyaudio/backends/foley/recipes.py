@@ -924,6 +924,7 @@ def _doorbell(c: Ctx) -> np.ndarray:
     "a car engine running and revving",
     "a motor idling, an engine rumble",
     "a motorcycle revving its engine",
+    "an engine hums as it idles",
 ], "engine engines motor motorbike motorcycle rev revving revs idle idling ignition car vroom rumble exhaust "
    "start starting throttle accelerate accelerating", room=0.05)
 def _engine(c: Ctx) -> np.ndarray:
@@ -1146,7 +1147,7 @@ def _laser(c: Ctx) -> np.ndarray:
 
 
 @recipe("scifi_hum", "bed", "scifi", [
-    "the hum of a spaceship engine",
+    "the hum of a spaceship reactor",
     "a sci-fi drone, a humming reactor on a starship",
     "a futuristic machine room hum",
 ], "spaceship starship spacecraft ship engine reactor hum humming drone sci-fi scifi futuristic space "
