@@ -207,3 +207,16 @@ def test_limiter_release_is_a_decaying_peak_hold():
         expected[i] = prev = min(need[i], 1.0 - (1.0 - prev) * coef)
     assert np.allclose(_release(need, coef), expected, atol=1e-9)
     assert np.array_equal(_release(np.ones(10), coef), np.ones(10))
+
+
+def test_master_limits_a_mix_that_arrives_on_target():
+    """A mix already at the preset's loudness still goes through the limiter: no true peak over the ceiling."""
+    sr = 48000
+    x = speechlike(sr, 8)
+    x = x * np.float32(10 ** ((-16.0 - integrated_loudness(x, sr)) / 20))
+    x[:, ::24000] = 1.15  # two overs a second, too few to move the loudness
+    assert integrated_loudness(x, sr) == pytest.approx(-16.0, abs=0.05) and true_peak_dbtp(x) > 1.0
+    y, report = master(x, sr, PRESETS["podcast"])
+    assert true_peak_dbtp(y) <= -1.0
+    assert report.passed
+    assert report.integrated_lufs == pytest.approx(-16.0, abs=PRESETS["podcast"].tolerance_lu)

@@ -37,8 +37,9 @@ _CHUNK = 1 << 18  # samples filtered at a time: no full-length float64 copies of
 _DENORMAL_GUARD = 1e-30
 
 
-def _block_powers(audio: np.ndarray, sample_rate: int, block: float, overlap: float) -> np.ndarray:
-    """Channel-weighted mean square of every gating block of K-weighted ``audio`` ``(channels, samples)``.
+def _block_powers(audio: np.ndarray, sample_rate: int, block: float, overlap: float, pad: int = 0) -> np.ndarray:
+    """Channel-weighted mean square of every gating block of K-weighted ``audio`` ``(channels, samples)``
+    followed by ``pad`` samples of silence (filtered as they come, without copying the audio).
 
     The same blocks as ``pyloudnorm.Meter.integrated_loudness`` (count, bounds and truncation), taken from a
     running sum of the filtered energy read at the block edges, instead of a Python loop over blocks and
@@ -46,7 +47,8 @@ def _block_powers(audio: np.ndarray, sample_rate: int, block: float, overlap: fl
     """
     from scipy.signal import lfilter  # two lfilter passes are much faster here than one sosfilt
 
-    n = audio.shape[1]
+    n_audio = audio.shape[1]
+    n = n_audio + pad
     step = 1.0 - overlap
     n_blocks = int(np.round(((n / sample_rate - block) / (block * step)))) + 1
     j = np.arange(n_blocks)
@@ -60,21 +62,24 @@ def _block_powers(audio: np.ndarray, sample_rate: int, block: float, overlap: fl
         at_edge = np.zeros(edges.size)  # energy of the samples before edges[k] (0 before sample 0)
         total = 0.0
         for s in range(0, n, _CHUNK):
-            x = audio[c, s : s + _CHUNK].astype(np.float64)
+            x = np.zeros(min(_CHUNK, n - s))
+            real = audio[c, s : min(s + _CHUNK, n_audio)]
+            x[: real.size] = real
             x += _DENORMAL_GUARD
             for i, (b, a) in enumerate(biquads):
                 x, state[i] = lfilter(b, a, x, zi=state[i])
-            run = np.cumsum(np.square(gain * x))
+            run = np.cumsum(np.square(x))
             k0, k1 = np.searchsorted(edges, [s + 1, s + x.size + 1])  # edges inside (s, s + size]
             at_edge[k0:k1] = total + run[edges[k0:k1] - s - 1]
             total += float(run[-1])
         e_lo = at_edge[np.searchsorted(edges, lo)]
         e_hi = at_edge[np.searchsorted(edges, hi)]
-        power += _CHANNEL_GAINS[c] * np.maximum(e_hi - e_lo, 0.0) / (block * sample_rate)
-    return power
+        power += _CHANNEL_GAINS[c] * np.maximum(e_hi - e_lo, 0.0)
+    return power * (gain * gain / (block * sample_rate))
 
 
-def _loudness(power: np.ndarray) -> np.ndarray:
+def _loudness(power):
+    """Loudness in LUFS of a mean-square power (a number or an array of them)."""
     with np.errstate(divide="ignore"):
         return -0.691 + 10.0 * np.log10(power)
 
@@ -95,9 +100,9 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
     gated = level >= _ABSOLUTE_GATE
     if not gated.any():
         return -math.inf
-    relative = float(_loudness(np.array([power[gated].mean()]))[0]) - 10.0
+    relative = _loudness(power[gated].mean()) - 10.0
     gated = (level > relative) & (level > _ABSOLUTE_GATE)
-    return float(_loudness(np.array([power[gated].mean() if gated.any() else 0.0]))[0])
+    return float(_loudness(power[gated].mean() if gated.any() else 0.0))
 
 
 def loudness_range(audio: np.ndarray, sample_rate: int) -> float:
@@ -106,8 +111,7 @@ def loudness_range(audio: np.ndarray, sample_rate: int) -> float:
     audio = np.atleast_2d(audio)
     if audio.shape[1] < 3.2 * sample_rate:
         return 0.0
-    padded = np.concatenate([audio, np.zeros((audio.shape[0], int(1.5 * sample_rate)), audio.dtype)], axis=1)
-    level = _loudness(_block_powers(padded, sample_rate, 3.0, 0.97))
+    level = _loudness(_block_powers(audio, sample_rate, 3.0, 0.97, pad=int(1.5 * sample_rate)))
     level = level[level >= _ABSOLUTE_GATE]
     if level.size == 0:
         return 0.0

@@ -39,32 +39,30 @@ def limit_true_peak(audio: np.ndarray, sample_rate: int, ceiling_dbtp: float,
     """A look-ahead limiter on the 4x-oversampled peak: gain is computed at a 1 ms control rate, reaches its
     minimum before each peak (look-ahead), recovers exponentially (release) and is interpolated per sample.
     Returns new audio whose true peak is at or below ``ceiling_dbtp`` (checked, tightened if needed)."""
-    audio = np.atleast_2d(audio).astype(np.float32)
+    audio = np.asarray(np.atleast_2d(audio), dtype=np.float32)  # no copy: unlimited audio comes back as is
     n = audio.shape[1]
     if n == 0:
         return audio
     hop = max(1, sample_rate // 1000)
     ceiling = 10 ** (ceiling_dbtp / 20)
-    peaks = oversampled_peaks(audio, threshold=ceiling)
+    nb = -(-n // hop)
+    padded = np.zeros(nb * hop, dtype=np.float32)
+    padded[:n] = oversampled_peaks(audio, threshold=ceiling)
+    block_peak = np.maximum(padded.reshape(nb, hop).max(axis=1), 1e-12)
     target = ceiling * 0.998  # a hair of margin for float rounding
+    if block_peak.max() <= target:
+        return audio  # the very input object when nothing needs limiting
+    k = max(1, int(round(lookahead * 1000)))
+    coef = math.exp(-1.0 / max(1.0, release * 1000))  # release: gain may rise by a fixed fraction per block
+    centres = (np.arange(nb) + 0.5) * hop
+    positions = np.arange(n)
     out = audio
-    for _ in range(4):
-        nb = -(-n // hop)
-        padded = np.zeros(nb * hop, dtype=np.float32)
-        padded[:n] = peaks
-        block_peak = padded.reshape(nb, hop).max(axis=1)
-        need = np.minimum(1.0, target / np.maximum(block_peak, 1e-12))
-        if need.min() >= 1.0:
-            return out  # the very input object when nothing needed limiting
-        k = max(1, int(round(lookahead * 1000)))
+    for _ in range(4):  # only the target changes between rounds
+        need = np.minimum(1.0, target / block_peak)
         g = minimum_filter1d(need, size=2 * k + 1, mode="nearest")
-        # release: gain may rise by at most a fixed fraction per block
-        coef = math.exp(-1.0 / max(1.0, release * 1000))
         g = _release(g, coef)
         g = np.minimum(uniform_filter1d(g, size=k, mode="nearest"), 1.0)
-        centres = (np.arange(nb) + 0.5) * hop
-        gain = np.interp(np.arange(n), centres, g).astype(np.float32)
-        out = audio * gain
+        out = audio * np.interp(positions, centres, g).astype(np.float32)
         measured = oversampled_peaks(out, threshold=ceiling).max()
         if measured <= ceiling:
             return out
@@ -113,29 +111,33 @@ class MasterReport:
 def master(audio: np.ndarray, sample_rate: int, preset: Preset) -> tuple[np.ndarray, MasterReport]:
     """Normalise to the preset's loudness, then limit true peak; repeat a little, since limiting lowers
     loudness. Returns the mastered audio and a report that says whether the preset's targets were met."""
-    audio = np.atleast_2d(audio).astype(np.float32)
+    audio = np.asarray(np.atleast_2d(audio), dtype=np.float32)
     total_gain_db = 0.0
     lufs = integrated_loudness(audio, sample_rate)
     if preset.target_lufs is not None and math.isfinite(lufs):
         # Loudness scales with gain, so one measurement suffices until the limiter changes the signal. When it
         # does, the limiter eats part of each step; the next step is scaled by how much of the last one arrived
         # (a secant step on loudness against gain), so a peaky mix still reaches its target in a few rounds.
-        boost = 1.0
+        # The limiter sees the audio at least once, even when it arrives on target.
+        boost, limiter_checked = 1.0, False
         for _ in range(6):
             delta = preset.target_lufs - lufs
-            if abs(delta) < 0.05:
+            step = delta * boost if abs(delta) >= 0.05 else 0.0
+            if step == 0.0 and limiter_checked:
                 break
-            step = delta * boost
-            audio = audio * np.float32(10 ** (step / 20))
-            total_gain_db += step
+            if step:
+                audio = audio * np.float32(10 ** (step / 20))
+                total_gain_db += step
             before, lufs = lufs, lufs + step
             if preset.true_peak_dbtp is not None:
                 limited = limit_true_peak(audio, sample_rate, preset.true_peak_dbtp - 0.05)
                 if limited is not audio:
                     audio = limited
                     lufs = integrated_loudness(audio, sample_rate)
-            arrived = (lufs - before) / step
-            boost = 1.0 if arrived >= 0.95 else min(4.0, 1.0 / max(arrived, 0.25))
+            limiter_checked = True
+            if step:
+                arrived = (lufs - before) / step
+                boost = 1.0 if arrived >= 0.95 else min(4.0, 1.0 / max(arrived, 0.25))
     elif preset.target_lufs is None and audio.size and float(np.abs(audio).max()) > 1.0:
         audio = limit_true_peak(audio, sample_rate, -0.1)  # never clip, even with no preset
         lufs = integrated_loudness(audio, sample_rate)
