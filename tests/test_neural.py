@@ -253,6 +253,20 @@ def test_bark_voices_catalogue_and_local_presets(bark_dir):
     assert backend.load_preset("v2/en_speaker_3") == (None, "not found")
 
 
+def test_bark_lists_each_preset_file_once(bark_dir):
+    # the model directory holds speaker_embeddings/, itself a preset directory: its files are named from there
+    # (v2/en_speaker_0), never again from the model directory (speaker_embeddings/v2/en_speaker_0)
+    backend = create_backend("bark", "speech", {"model": str(bark_dir)})
+    files = backend._preset_files()
+    assert sorted(files) == ["my_narrator", "v2/en_speaker_0"]
+    assert len(set(files.values())) == len(files)
+    names = [v.name for v in backend.voices()]
+    assert len(names) == len(set(names))
+    assert not any("speaker_embeddings" in n for n in names)
+    assert [n for n in names if n.endswith("en_speaker_0")] == ["v2/en_speaker_0"]
+    assert backend._preset_files() is files  # walked once per instance
+
+
 def test_bark_renders_batches_and_is_seed_deterministic(bark_dir):
     opts = {"model": str(bark_dir), "semantic_max_new_tokens": "8", "max_chunk_chars": "30", "sentence_pause": "0.1"}
     backend = create_backend("bark", "speech", opts)

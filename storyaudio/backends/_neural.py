@@ -8,10 +8,12 @@ Nothing here imports torch, transformers or diffusers at module import: :func:`i
   ``batch_size``);
 * device and dtype resolution (``auto`` -> CUDA when present, else CPU; float16 only on CUDA);
 * a process-wide model cache keyed by (loader, model, device, dtype), so a model loads once per process however
-  many backend instances ask for it;
+  many backend instances ask for it (:func:`load_model`);
 * local-directory or hub-id model sources, with offline hub failures turned into a message that says how to
   bring the weights over (``--set NAME.model=/path``);
 * seeds derived from the events, resampling, exact lengths and crossfades (numpy / scipy only).
+* :class:`NeuralBackend`, the base class of the three backends (thread safety, install hint, lazy model,
+  ``render`` as a batch of one).
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ import threading
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Sequence, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BackendUnavailableError, OptionError
-from .base import Event
+from .base import Backend, Clip, Event
+
+T = TypeVar("T")
 
 #: What a user installs to get the neural backends. The CPU-only torch wheel keeps the install small on a
 #: machine without a GPU.
@@ -264,27 +268,57 @@ def cached_load(key: tuple, loader: Callable[[], Any]) -> Any:
         return value
 
 
-def load_transformers_pair(backend: str, options: Any, model_class: str):
-    """Load (once per process) a transformers processor and model named by ``options.model`` on the device and
-    dtype the options ask for. Returns ``(source, processor, model, device, dtype)``."""
-    transformers = require("transformers", backend)
+def load_model(
+    backend: str,
+    options: Any,
+    class_key: str,
+    modules: Sequence[str],
+    build: Callable[[Any, ModelSource, Any], Any],
+    place: Callable[[Any, str], Any],
+) -> tuple[ModelSource, Any, str, Any]:
+    """Load (once per process) what ``options.model`` names on the device and dtype the options ask for.
+
+    ``modules`` are imported in order (a missing one is a clear error); ``build(lib, source, dtype)`` makes the
+    object from the last of them, an ``OSError`` there becoming :func:`load_error`; ``place(obj, device)`` moves
+    it to the device and returns it. The cache key is ``(class_key, source.ref, device, dtype name)``.
+    Returns ``(source, obj, device, dtype)``."""
+    lib = None
+    for module in modules:
+        lib = require(module, backend)
     device = resolve_device(options.device, backend)
     dtype = resolve_dtype(options.dtype, device, backend)
     source = model_source(options.model, backend)
 
     def load():
         try:
-            processor = transformers.AutoProcessor.from_pretrained(source.ref, local_files_only=source.local_files_only)
-            model = getattr(transformers, model_class).from_pretrained(
-                source.ref, dtype=dtype, local_files_only=source.local_files_only
-            )
+            obj = build(lib, source, dtype)
         except OSError as exc:
             raise load_error(exc, source, backend) from None
-        model.to(device).eval()
-        return processor, model
+        return place(obj, device)
 
     with quiet():
-        processor, model = cached_load((model_class, source.ref, device, dtype_name(dtype)), load)
+        obj = cached_load((class_key, source.ref, device, dtype_name(dtype)), load)
+    return source, obj, device, dtype
+
+
+def load_transformers_pair(backend: str, options: Any, model_class: str):
+    """Load (once per process) a transformers processor and model named by ``options.model`` on the device and
+    dtype the options ask for. Returns ``(source, processor, model, device, dtype)``."""
+
+    def build(transformers, source: ModelSource, dtype):
+        processor = transformers.AutoProcessor.from_pretrained(source.ref, local_files_only=source.local_files_only)
+        model = getattr(transformers, model_class).from_pretrained(
+            source.ref, dtype=dtype, local_files_only=source.local_files_only
+        )
+        return processor, model
+
+    def place(pair, device: str):
+        pair[1].to(device).eval()
+        return pair
+
+    source, (processor, model), device, dtype = load_model(
+        backend, options, model_class, ("transformers",), build, place
+    )
     return source, processor, model, device, dtype
 
 
@@ -386,9 +420,9 @@ def window_starts(total: int, window: int, overlap: int) -> list[int]:
     return [i * step for i in range(count)]
 
 
-def buckets(events: Sequence[Event], key: Callable[[Event], Any], size: int) -> list[list[int]]:
-    """Indices of ``events`` grouped by ``key`` (rows that can share one generate call), each group cut into
-    runs of at most ``size``, in first-seen order."""
+def buckets(events: Sequence[T], key: Callable[[T], Any], size: int) -> list[list[int]]:
+    """Indices of ``events`` (rows, text chunks, jobs ...) grouped by ``key`` (those that can share one generate
+    call), each group cut into runs of at most ``size``, in first-seen order."""
     groups: dict[Any, list[int]] = {}
     for i, e in enumerate(events):
         groups.setdefault(key(e), []).append(i)
@@ -401,3 +435,36 @@ def buckets(events: Sequence[Event], key: Callable[[Event], Any], size: int) -> 
 def to_numpy(tensor: Any) -> np.ndarray:
     """A torch tensor (any device, any float dtype) as float32 numpy."""
     return tensor.detach().float().cpu().numpy().astype(np.float32, copy=False)
+
+
+# -- the backend scaffolding ------------------------------------------------------------------------------
+class NeuralBackend(Backend):
+    """What the neural backends share: not thread-safe (they seed the global torch generator and share one
+    model per process), the install hint, a lazily loaded model in ``self._loaded``, and ``render`` as a batch
+    of one. Subclasses implement ``_load`` and ``render_batch`` (``render.py`` batches a backend whose
+    ``render_batch`` is not :class:`Backend`'s). Importing this module imports no torch."""
+
+    requires: ClassVar[tuple[str, ...]] = ("torch", "transformers")
+    install_hint: ClassVar[str] = INSTALL_HINT
+    thread_safe: ClassVar[bool] = False  # seeds the global torch generator
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self._loaded: Any = None
+
+    def render(self, event: Event, sample_rate: int) -> Clip:
+        return self.render_batch([event], sample_rate)[0]
+
+    def render_batch(self, events: Sequence[Event], sample_rate: int) -> list[Clip]:
+        raise NotImplementedError  # not Backend's default, which calls render(): that would recurse
+
+    def _seconds(self, e: Event) -> float:
+        """The row's duration, or the ``default_seconds`` option (backends whose options have one)."""
+        return float(e.duration) if e.duration is not None else self.options.default_seconds  # type: ignore[attr-defined]
+
+    def info_seed(self, e: Event) -> int | None:
+        """The seed a clip's info reports: the ``seed`` option when set, else the row's."""
+        return e.seed if self.options.seed is None else self.options.seed  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._loaded = None  # the process-wide cache keeps the model for other instances

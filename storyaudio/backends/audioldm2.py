@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from . import _neural as nn_
-from .base import Backend, Clip, Event
+from .base import Clip, Event
 
 DEFAULT_MODEL = "cvssp/audioldm2"
 MIN_CALL_SECONDS = 1.0
@@ -37,44 +37,32 @@ class AudioLDM2Options(nn_.NeuralOptions):
     default_seconds: float = Field(5.0, gt=0, le=600, description="length when a row gives none")
 
 
-class AudioLDM2Backend(Backend):
+class AudioLDM2Backend(nn_.NeuralBackend):
     name = "audioldm2"
     kinds = ("sound_effect",)
     version = "1"
     description = "AudioLDM 2 neural sound effects (diffusers): any effect from a text prompt; GPU advised."
     Options = AudioLDM2Options
     requires = ("torch", "diffusers", "transformers")
-    install_hint = nn_.INSTALL_HINT
-    thread_safe = False
-
-    def __init__(self, options=None):
-        super().__init__(options)
-        self._loaded: tuple[Any, str, Any] | None = None
+    _loaded: tuple[Any, str, Any] | None
 
     def _load(self):
         if self._loaded is not None:
             return self._loaded
-        opts: AudioLDM2Options = self.options  # type: ignore[assignment]
-        nn_.require("transformers", self.name)
-        diffusers = nn_.require("diffusers", self.name)
-        device = nn_.resolve_device(opts.device, self.name)
-        dtype = nn_.resolve_dtype(opts.dtype, device, self.name)
-        source = nn_.model_source(opts.model, self.name)
 
-        def load():
-            try:
-                pipe = diffusers.AudioLDM2Pipeline.from_pretrained(
-                    source.ref, dtype=dtype, local_files_only=source.local_files_only
-                )
-            except OSError as exc:
-                raise nn_.load_error(exc, source, self.name) from None
+        def build(diffusers, source: nn_.ModelSource, dtype):
+            return diffusers.AudioLDM2Pipeline.from_pretrained(
+                source.ref, dtype=dtype, local_files_only=source.local_files_only
+            )
+
+        def place(pipe, device: str):
             pipe = pipe.to(device)
             pipe.set_progress_bar_config(disable=True)
             return pipe
 
-        key = ("AudioLDM2Pipeline", source.ref, device, nn_.dtype_name(dtype))
-        with nn_.quiet():
-            pipe = nn_.cached_load(key, load)
+        _, pipe, device, dtype = nn_.load_model(
+            self.name, self.options, "AudioLDM2Pipeline", ("transformers", "diffusers"), build, place
+        )
         self._loaded = (pipe, device, dtype)
         return self._loaded
 
@@ -82,13 +70,6 @@ class AudioLDM2Backend(Backend):
     def model_sample_rate(self) -> int:
         pipe, _, _ = self._load()
         return int(pipe.vocoder.config.sampling_rate)
-
-    def _seconds(self, e: Event) -> float:
-        opts: AudioLDM2Options = self.options  # type: ignore[assignment]
-        return float(e.duration) if e.duration is not None else opts.default_seconds
-
-    def render(self, event: Event, sample_rate: int) -> Clip:
-        return self.render_batch([event], sample_rate)[0]
 
     def render_batch(self, events: Sequence[Event], sample_rate: int) -> list[Clip]:
         opts: AudioLDM2Options = self.options  # type: ignore[assignment]
@@ -111,18 +92,13 @@ class AudioLDM2Backend(Backend):
                 n = len(nn_.window_starts(int(round(s * sr)), int(round(opts.window_seconds * sr)), int(round(xfade * sr))))
                 jobs += [(i, k, opts.window_seconds) for k in range(n)]
                 plan[i] = n
-        # jobs of similar length share a call, generated at the bucket's longest length
+        # jobs of similar length share a call, generated at the bucket's longest length; sorted by length, a
+        # bucket's jobs are adjacent, so the groups come out shortest bucket first
         order = sorted(range(len(jobs)), key=lambda j: jobs[j][2])
-        groups: list[list[int]] = []
-        for j in order:
-            if (
-                groups
-                and len(groups[-1]) < opts.batch_size
-                and math.ceil(jobs[j][2] / opts.bucket_seconds) == math.ceil(jobs[groups[-1][0]][2] / opts.bucket_seconds)
-            ):
-                groups[-1].append(j)
-            else:
-                groups.append([j])
+        groups = [
+            [order[p] for p in g]
+            for g in nn_.buckets(order, lambda j: math.ceil(jobs[j][2] / opts.bucket_seconds), opts.batch_size)
+        ]
 
         made: dict[tuple[int, int], np.ndarray] = {}
         for g in groups:
@@ -167,7 +143,7 @@ class AudioLDM2Backend(Backend):
                         "prompt": e.content,
                         "windows": plan[i],
                         "steps": opts.num_inference_steps,
-                        "seed": e.seed if opts.seed is None else opts.seed,
+                        "seed": self.info_seed(e),
                     },
                 )
             )

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from . import _neural as nn_
-from .base import Backend, Clip, Event, Voice
+from .base import Clip, Event, Voice
 
 DEFAULT_MODEL = "suno/bark-small"
 DEFAULT_SPEAKER = "v2/en_speaker_6"
@@ -133,21 +133,19 @@ def _valid_preset(data: Any) -> dict[str, np.ndarray] | None:
     return {k: out[k].astype(np.int64) for k in PROMPT_KEYS}
 
 
-class BarkBackend(Backend):
+class BarkBackend(nn_.NeuralBackend):
     name = "bark"
     kinds = ("speech",)
     version = "1"
     description = "Bark neural speech (transformers BarkModel): expressive voices from speaker presets; GPU advised."
     Options = BarkOptions
-    requires = ("torch", "transformers")
-    install_hint = nn_.INSTALL_HINT
-    thread_safe = False  # seeds the global torch generator
+    _loaded: tuple[Any, Any, str, Any] | None
 
     def __init__(self, options=None):
         super().__init__(options)
-        self._loaded: tuple[Any, Any, str, Any] | None = None
         self._source: nn_.ModelSource | None = None
         self._presets: dict[str, tuple[dict[str, np.ndarray] | None, str]] = {}
+        self._preset_index: dict[str, str] | None = None
 
     # -- loading ------------------------------------------------------------------------------------------
     def _load(self):
@@ -177,16 +175,27 @@ class BarkBackend(Backend):
         return dirs
 
     def _preset_files(self) -> dict[str, str]:
-        """name -> .npz path for every preset file in the preset directories."""
+        """name -> .npz path for every preset file in the preset directories, found once per instance. A file
+        is named relative to the innermost preset directory holding it (``v2/en_speaker_0`` in
+        ``model/speaker_embeddings``), so the walk of a directory skips the other preset directories inside it
+        (the model directory holds ``speaker_embeddings``) and each file is listed once."""
+        if self._preset_index is not None:
+            return self._preset_index
         found: dict[str, str] = {}
-        for d in self._preset_dirs():
-            if not os.path.isdir(d):
+        dirs = [d for d in self._preset_dirs() if os.path.isdir(d)]
+        real = {os.path.realpath(d) for d in dirs}
+        walked: set[str] = set()
+        for d in dirs:
+            if os.path.realpath(d) in walked:
                 continue
-            for root, _dirs, files in os.walk(d):
+            walked.add(os.path.realpath(d))
+            for root, subdirs, files in os.walk(d):
+                subdirs[:] = [s for s in subdirs if os.path.realpath(os.path.join(root, s)) not in real]
                 for f in sorted(files):
                     if f.endswith(".npz"):
                         rel = os.path.relpath(os.path.join(root, f), d)[: -len(".npz")].replace(os.sep, "/")
                         found.setdefault(rel, os.path.join(root, f))
+        self._preset_index = found
         return found
 
     def voices(self) -> list[Voice]:
@@ -247,9 +256,6 @@ class BarkBackend(Backend):
         return None, "not found"
 
     # -- rendering ----------------------------------------------------------------------------------------
-    def render(self, event: Event, sample_rate: int) -> Clip:
-        return self.render_batch([event], sample_rate)[0]
-
     def render_batch(self, events: Sequence[Event], sample_rate: int) -> list[Clip]:
         opts: BarkOptions = self.options  # type: ignore[assignment]
         torch = nn_.import_torch(self.name)
@@ -267,36 +273,34 @@ class BarkBackend(Backend):
 
         audio: dict[tuple[int, int], np.ndarray] = {}
         preset_note: dict[str, str] = {}
-        by_voice: dict[str, list[int]] = {}
-        for k, c in enumerate(chunks):
-            by_voice.setdefault(c[3], []).append(k)
-        for voice, idx in by_voice.items():
-            preset, where = self.load_preset(voice)
+        # chunks that share a preset share generate calls, batch_size at most, voices in first-seen order
+        for idx in nn_.buckets(chunks, lambda c: c[3], opts.batch_size):
+            part = [chunks[k] for k in idx]
+            voice = part[0][3]
+            preset, where = self.load_preset(voice)  # remembered per name: one lookup per voice
             preset_note[voice] = where
-            for start in range(0, len(idx), opts.batch_size):
-                part = [chunks[k] for k in idx[start : start + opts.batch_size]]
-                seeds = [nn_.row_seed(events[r], opts.seed, salt=f"chunk{j}") for r, j, _t, _v in part]
-                texts = [t for _r, _j, t, _v in part]
-                inputs = processor(texts, voice_preset=preset, return_tensors="pt")
-                history = inputs.pop("history_prompt", None)
-                kwargs: dict[str, Any] = {k: v.to(device) for k, v in inputs.items() if hasattr(v, "to")}
-                if history is not None:
-                    kwargs["history_prompt"] = {k: v.to(device) for k, v in history.items()}
-                nn_.seed_torch(nn_.batch_seed(seeds), self.name)
-                with torch.inference_mode(), nn_.quiet():
-                    wave, lengths = model.generate(
-                        **kwargs,
-                        do_sample=True,
-                        semantic_temperature=opts.text_temperature,
-                        coarse_temperature=opts.waveform_temperature,
-                        fine_temperature=opts.fine_temperature,
-                        semantic_max_new_tokens=opts.semantic_max_new_tokens,
-                        min_eos_p=opts.min_eos_p,
-                        return_output_lengths=True,
-                    )
-                wave_np = nn_.to_numpy(wave)
-                for (r, j, _t, _v), row, n in zip(part, wave_np, lengths):
-                    audio[(r, j)] = row[: int(n)]
+            seeds = [nn_.row_seed(events[r], opts.seed, salt=f"chunk{j}") for r, j, _t, _v in part]
+            texts = [t for _r, _j, t, _v in part]
+            inputs = processor(texts, voice_preset=preset, return_tensors="pt")
+            history = inputs.pop("history_prompt", None)
+            kwargs: dict[str, Any] = {k: v.to(device) for k, v in inputs.items() if hasattr(v, "to")}
+            if history is not None:
+                kwargs["history_prompt"] = {k: v.to(device) for k, v in history.items()}
+            nn_.seed_torch(nn_.batch_seed(seeds), self.name)
+            with torch.inference_mode(), nn_.quiet():
+                wave, lengths = model.generate(
+                    **kwargs,
+                    do_sample=True,
+                    semantic_temperature=opts.text_temperature,
+                    coarse_temperature=opts.waveform_temperature,
+                    fine_temperature=opts.fine_temperature,
+                    semantic_max_new_tokens=opts.semantic_max_new_tokens,
+                    min_eos_p=opts.min_eos_p,
+                    return_output_lengths=True,
+                )
+            wave_np = nn_.to_numpy(wave)
+            for (r, j, _t, _v), row, n in zip(part, wave_np, lengths):
+                audio[(r, j)] = row[: int(n)]
 
         pause = int(round(opts.sentence_pause * sample_rate))
         clips: list[Clip] = []
@@ -323,11 +327,8 @@ class BarkBackend(Backend):
                         "voice": voice,
                         "preset": preset_note[voice] if found else None,
                         "chunks": len(parts),
-                        "seed": e.seed if opts.seed is None else opts.seed,
+                        "seed": self.info_seed(e),
                     },
                 )
             )
         return clips
-
-    def close(self) -> None:
-        self._loaded = None  # the process-wide cache keeps the model for other instances

@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import Field
 
 from . import _neural as nn_
-from .base import Backend, Clip, Event
+from .base import Clip, Event
 
 DEFAULT_MODEL = "facebook/musicgen-small"
 
@@ -42,19 +42,13 @@ class MusicGenOptions(nn_.NeuralOptions):
     default_seconds: float = Field(10.0, gt=0, le=600, description="length when a row gives none")
 
 
-class MusicGenBackend(Backend):
+class MusicGenBackend(nn_.NeuralBackend):
     name = "musicgen"
     kinds = ("music",)
     version = "1"
     description = "MusicGen neural music (transformers): text-prompted beds of any length; GPU advised."
     Options = MusicGenOptions
-    requires = ("torch", "transformers")
-    install_hint = nn_.INSTALL_HINT
-    thread_safe = False  # seeds the global torch generator
-
-    def __init__(self, options=None):
-        super().__init__(options)
-        self._loaded: tuple[Any, Any, str, Any] | None = None
+    _loaded: tuple[Any, Any, str, Any] | None
 
     def _load(self):
         if self._loaded is not None:
@@ -105,13 +99,6 @@ class MusicGenBackend(Backend):
         return nn_.to_numpy(out)
 
     # -- rendering ----------------------------------------------------------------------------------------
-    def _seconds(self, e: Event) -> float:
-        opts: MusicGenOptions = self.options  # type: ignore[assignment]
-        return float(e.duration) if e.duration is not None else opts.default_seconds
-
-    def render(self, event: Event, sample_rate: int) -> Clip:
-        return self.render_batch([event], sample_rate)[0]
-
     def render_batch(self, events: Sequence[Event], sample_rate: int) -> list[Clip]:
         opts: MusicGenOptions = self.options  # type: ignore[assignment]
         if not events:
@@ -146,7 +133,7 @@ class MusicGenBackend(Backend):
                         "prompt": e.content,
                         "windows": windows,
                         "extend": opts.extend if windows > 1 else None,
-                        "seed": e.seed if opts.seed is None else opts.seed,
+                        "seed": self.info_seed(e),
                     },
                 )
         return [c for c in clips if c is not None]
