@@ -200,7 +200,7 @@ SPEED_ROWS = ["Heavy rain", "Gusty wind", "A thunderstorm", "Busy office", "City
               "Crackling fire", "Birds in the morning", "Footsteps on gravel", "Ocean waves"]
 
 
-def accuracy(matcher, rows, verbose: bool) -> tuple[float, float, float, list[str]]:
+def accuracy(matcher, rows) -> tuple[float, float, float, list[str]]:
     top1 = top3 = 0
     misses = []
     t0 = time.perf_counter()
@@ -235,7 +235,7 @@ def main() -> None:
         m = match.get_matcher(kind)
         load = time.perf_counter() - t0
         for label, rows in (("heldout", HELDOUT), ("audiocaps", AUDIOCAPS), ("dev", DEV)):
-            a1, a3, ms, misses = accuracy(m, rows, args.misses)
+            a1, a3, ms, misses = accuracy(m, rows)
             print(f"{kind:10s} {label:9s} {len(rows):3d} {a1:7.1%} {a3:7.1%} {ms:9.1f}")
             if args.misses:
                 print("\n".join(misses))

@@ -16,6 +16,7 @@ Audio is float32 numpy shaped ``(channels, samples)`` everywhere inside storyaud
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import shutil
 from dataclasses import dataclass, field
@@ -25,6 +26,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 KINDS = ("speech", "music", "sound_effect")
+
+
+def rng_for(*parts: object) -> np.random.Generator:
+    """A generator seeded from any values (strings, ints): the SHA-256 of their ``str`` forms joined by "|",
+    so stable across processes and platforms (Python's ``hash`` is not)."""
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
 class NoOptions(BaseModel):

@@ -7,12 +7,10 @@ the embedded models.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .base import Backend, Clip, Event, Voice
+from .base import Backend, Clip, Event, Voice, rng_for
 
 _VOICES = [
     Voice("tone-low", "low buzz, 100 Hz", "male", "adult", ("deep",)),
@@ -32,11 +30,6 @@ class ToneOptions(BaseModel):
     default_seconds: float = Field(3.0, gt=0, le=600, description="length when the event gives none")
 
 
-def _rng(event: Event) -> np.random.Generator:
-    digest = hashlib.sha256(f"{event.content}|{event.seed}|{event.voice}".encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
-
-
 class ToneBackend(Backend):
     name = "tone"
     kinds = ("speech", "music", "sound_effect")
@@ -49,7 +42,7 @@ class ToneBackend(Backend):
 
     def render(self, event: Event, sample_rate: int) -> Clip:
         opts: ToneOptions = self.options  # type: ignore[assignment]
-        rng = _rng(event)
+        rng = rng_for(event.content, event.seed, event.voice)
         if event.kind == "speech":
             words = max(1, len(event.content.split()))
             seconds = event.duration or words * opts.seconds_per_word

@@ -10,7 +10,6 @@ a long bed changes every few bars instead of looping.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -18,8 +17,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..base import rng_for
 from .instruments import chord_centre, lead_centre
-from .plan import SCALES, MusicPlan, Part
+from .plan import MINORISH, SCALES, MusicPlan, Part
 
 # General MIDI drum keys
 KICK, SIDE, SNARE, CLAP, ESNARE = 36, 37, 38, 39, 40
@@ -62,6 +62,18 @@ _UPPER = {"": (0, 4, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "6": (0, 4, 
           "sus2": (0, 2, 7), "add9": (0, 4, 7, 14), "9": (0, 4, 7, 10, 14)}
 _LOWER = {"": (0, 3, 7), "7": (0, 3, 7, 10), "ø7": (0, 3, 6, 10), "°": (0, 3, 6), "°7": (0, 3, 6, 9),
           "6": (0, 3, 7, 9), "add9": (0, 3, 7, 14), "maj7": (0, 3, 7, 11)}
+
+
+def _low(pc: int, centre: int = 40) -> int:
+    """The bass note of pitch class ``pc`` in the octave from ``centre - 6`` up."""
+    return centre - 6 + ((pc - (centre - 6)) % 12)
+
+
+def _perc_root(pc: int, program: int) -> int:
+    """The note a percussion part ends on: timpani (GM program 47) on ``pc`` between Bb1 and A2 (MIDI 34-45),
+    any other program on A2 (45)."""
+    r = 36 + ((pc - 36) % 12) if program == 47 else 45
+    return r - 12 if r > 45 else r
 
 
 def parse_chord(symbol: str, tonic: int) -> Chord:
@@ -132,11 +144,6 @@ def voice_chord(chord: Chord, prev: list[int] | None, centre: int, n: int = 4) -
     return min(candidates, key=lambda c: abs((c[0] + c[-1]) / 2 - centre))
 
 
-def _rng(*parts: object) -> np.random.Generator:
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Form
 # ---------------------------------------------------------------------------------------------------------
@@ -178,7 +185,7 @@ def _bar_spans(chords: list[Chord], meter: int) -> list[tuple[float, float, Chor
 def plan_form(plan: MusicPlan, nbars: int, rng: np.random.Generator) -> list[Bar]:
     """Lay out ``nbars`` bars: intro, sections, cadence."""
     tonic = plan.tonic
-    minor = plan.mode in ("minor", "dorian", "harmonic minor")
+    minor = plan.mode in MINORISH
     progs = {k: [[parse_chord(s, tonic) for s in bar] for bar in v] for k, v in plan.progressions.items()}
     one = parse_chord("i" if minor else "I", tonic)
     five = parse_chord("V7" if plan.family in ("jazz", "bossa", "blues", "lofi") else "V", tonic)
@@ -406,9 +413,6 @@ class _Writer:
         pat = part.pattern
         M = self.M
 
-        def low(pc: int, c: int = centre) -> int:
-            return c - 6 + ((pc - (c - 6)) % 12)
-
         for i, bar in enumerate(bars):
             if not self._plays(part, bar):
                 continue
@@ -416,13 +420,13 @@ class _Writer:
             nxt = bars[i + 1].spans[0][2] if i + 1 < len(bars) else None
             for si, (s, d, chord) in enumerate(bar.spans):
                 at = b0 + s
-                r = low(chord.root)
-                f = low(chord.fifth)
+                r = _low(chord.root, centre)
+                f = _low(chord.fifth, centre)
                 f = f if f > r else f + 12 if f + 12 - r <= 9 else f
                 vel = self.vel(88, bar, part)
                 if pat in ("root", "drone", "pedal") or bar.section == "intro" and pat not in ("pulse",):
                     if pat == "pedal":
-                        r = low(self.plan.tonic)
+                        r = _low(self.plan.tonic, centre)
                     self.add(ch, at, d, r, vel * (0.8 if pat == "drone" else 1.0), legato=1.0)
                     if pat == "root" and d >= 4 and bar.intensity > 0.6:
                         self.add(ch, at + 2.5, 0.5, r, vel * 0.7)
@@ -431,7 +435,7 @@ class _Writer:
                         self.add(ch, at + off, 0.5, r, vel * (1.0 if off % 1 == 0 else 0.8), legato=0.7,
                                  jitter=0.002)
                 elif pat == "walking":
-                    target = low(nxt.root) if nxt is not None and si == len(bar.spans) - 1 else None
+                    target = _low(nxt.root, centre) if nxt is not None and si == len(bar.spans) - 1 else None
                     line = [r]
                     sc = chord_scale(chord, self.scale)
                     cur = r
@@ -503,7 +507,7 @@ class _Writer:
     _SPARSE3: ClassVar[list] = [[(0, 3)], [(0, 2), (2, 1)], [(1, 2)]]
 
     def _motif(self, letter: str, sparse: bool) -> tuple[list[list[tuple[float, float]]], list[int]]:
-        r = _rng("motif", self.seed, letter, self.plan.style)
+        r = rng_for("motif", self.seed, letter, self.plan.style)
         if self.M == 4:
             cells = self._SPARSE4 if sparse else self._CELLS4
         else:
@@ -527,7 +531,7 @@ class _Writer:
                 continue
             letter = bar.section if bar.section in "ABC" else "A"
             rhythm, steps = self._motif(letter, sparse)
-            vr = _rng("variation", self.seed, letter, bar.occurrence, bar.phrase_bar // 2)
+            vr = rng_for("variation", self.seed, letter, bar.occurrence, bar.phrase_bar // 2)
             pb = bar.phrase_bar
             # background: the lead breathes: plays two bars of four; motif parts play every other pair
             if (self.background or part.pattern == "motif") and (pb // 2) % 2 == 1 and bar.section != "cadence":
@@ -746,14 +750,12 @@ def _ending(w: _Writer, parts: list[Part], channels: list[int], at_beat: float, 
                 w.notes.append(Note(t0, 0.5, ch, key, int(vel * 0.95)))
             continue
         if part.role == "perc":
-            r = 36 + ((tonic - 36) % 12) if part.program == 47 else 45
-            if r > 45:
-                r -= 12
+            r = _perc_root(tonic, part.program)
             if part.program in (47, 116):
                 w.notes.append(Note(t0, hold, ch, r, vel))
             continue
         if part.role == "bass":
-            r = 40 - 6 + ((tonic - 34) % 12)
+            r = _low(tonic)
             w.notes.append(Note(t0, hold, ch, r, vel))
             if stinger:
                 w.notes.append(Note(t0, hold, ch, r - 12 if r - 12 >= 28 else r + 12, int(vel * 0.8)))
@@ -806,7 +808,7 @@ def _stinger(w: _Writer, parts: list[Part], channels: list[int], nbeats: int, mi
         elif part.role == "bass":
             for h in hits:
                 c = chord_of(int(h))
-                w.add(ch, h, 0.8, 40 - 6 + ((c.root - 34) % 12), 80)
+                w.add(ch, h, 0.8, _low(c.root), 80)
         elif part.role == "lead" or part.role == "perc" and part.pattern == "motif":
             n = nbeats * 2
             target = nearest_pc(lead_centre(part.program) + 2, [tonic])
@@ -839,9 +841,7 @@ def _stinger(w: _Writer, parts: list[Part], channels: list[int], nbeats: int, mi
                 w.add(ch, k * 0.5, 0.5, p, 70 + 20 * k / max(1, n), legato=0.95, jitter=0.0)
         elif part.role == "perc":
             c = chord_of(max(0, nbeats - 1))
-            r = 36 + ((c.root - 36) % 12) if part.program == 47 else 45
-            if r > 45:
-                r -= 12
+            r = _perc_root(c.root, part.program)
             for k in range(nbeats * 4):
                 w.add(ch, k * 0.25, 0.25, r, 50 + 40 * k / max(1, nbeats * 4), jitter=0.0)
         elif part.role == "drums":
@@ -867,7 +867,7 @@ def _pickup(w: _Writer, parts: list[Part], channels: list[int], beats: int, firs
                 w.add(ch, x, 0.25, SNARE if k % 2 == 0 or k < beats else MTOM, 45 + 30 * k / (beats * 2),
                       jitter=0.003)
         elif part.role == "bass":
-            target = 40 - 6 + ((first.root - 34) % 12)
+            target = _low(first.root)
             p = target
             line = []
             for _ in range(beats):
@@ -885,7 +885,7 @@ def _pickup(w: _Writer, parts: list[Part], channels: list[int], beats: int, firs
 def compose(plan: MusicPlan, duration: float, seed: int = 0) -> Composition:
     """Note events for every part of ``plan``, filling exactly ``duration`` seconds."""
     duration = max(0.05, float(duration))
-    rng = _rng("compose", seed, plan.style, plan.tonic, plan.tempo)
+    rng = rng_for("compose", seed, plan.style, plan.tonic, plan.tempo)
     parts = list(plan.parts)
     channels = []
     ch = 0
@@ -901,7 +901,7 @@ def compose(plan: MusicPlan, duration: float, seed: int = 0) -> Composition:
     short = duration <= 6.0
     tail = float(np.clip(0.35 * duration, 0.3, 2.0)) if short else float(np.clip(0.06 * duration, 1.5, 4.0))
     body = max(0.0, duration - tail)
-    minor = plan.mode in ("minor", "dorian", "harmonic minor")
+    minor = plan.mode in MINORISH
     M = plan.meter
     # whole beats up to the final chord: the tempo moves by at most 4 % (15 % for a bar or two), otherwise
     # the final chord rings a little longer; beats beyond whole bars become a pickup before bar 1

@@ -9,12 +9,12 @@ progressions and the arrangement also depend on the seed.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..base import rng_for
 from .instruments import (
     KITS,
     Alias,
@@ -340,11 +340,6 @@ TEMPO_WORDS: list[tuple[str, float]] = [
 ]
 
 
-def _stable_rng(*parts: object) -> np.random.Generator:
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
-
-
 def _count(pattern: str, text: str) -> int:
     return len(re.findall(r"\b(?:" + pattern + r")", text))
 
@@ -494,7 +489,7 @@ def make_plan(text: str, seed: int = 0, layout: str = "background", *, style: st
         st, words = STYLE_BY_NAME[style], [style]
     else:
         st, words = choose_style(text)
-    text_rng = _stable_rng("plan", low.strip())
+    text_rng = rng_for("plan", low.strip())
 
     mood = "neutral"
     mood_mode = None
@@ -538,7 +533,7 @@ def make_plan(text: str, seed: int = 0, layout: str = "background", *, style: st
     words += inst_words
 
     # progressions: A, B, C from the style's list for the mode, chosen by the seed
-    rng = _stable_rng("progressions", low.strip(), seed)
+    rng = rng_for("progressions", low.strip(), seed)
     pool = list(st.minor if mode in MINORISH else st.major) or (MINOR_EPIC if mode in MINORISH else MAJOR_POP)
     order = rng.permutation(len(pool))
     progs = {letter: [list(bar) for bar in pool[int(order[i % len(order)])]] for i, letter in enumerate("ABC")}

@@ -162,9 +162,10 @@ class FoleyBackend(Backend):
 
 
 def _level(params) -> float:
-    distance = min(max(params.distance, 0.0), 1.0)
-    gain = 10 ** ((params.intensity - 0.5) * 12 / 20)
-    return gain / (1.0 + 9.0 * distance) if distance > 0.02 else gain
+    from .dsp import distance_gain
+    from .recipes import level_gain
+
+    return level_gain(params.intensity) * distance_gain(params.distance)
 
 
 __all__ = ["FoleyBackend", "FoleyOptions"]

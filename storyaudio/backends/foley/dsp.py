@@ -9,18 +9,14 @@ Python loops only place grains (hundreds to a few thousand per minute).
 
 from __future__ import annotations
 
-import hashlib
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal
 
+from ..base import rng_for  # noqa: F401  (re-exported: the backend and tests seed through dsp)
+
 TAU = 2.0 * np.pi
-
-
-def rng_for(*parts: object) -> np.random.Generator:
-    """A generator seeded from any values (strings, ints), stable across processes and platforms."""
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
 def secs(sr: int, seconds: float) -> int:
@@ -90,20 +86,33 @@ def brown(rng: np.random.Generator, n: int, channels: int | None = None) -> np.n
 # -- filters -------------------------------------------------------------------------------------------
 
 def _sos(kind: str, sr: int, f, order: int) -> np.ndarray:
+    """The Butterworth design as second-order sections (read-only; cached: grain recipes filter hundreds of
+    grains with the same few settings)."""
     if isinstance(f, (tuple, list)):
+        return _butter_sos("bandpass", sr, (float(f[0]), float(f[1])), int(order))
+    return _butter_sos(kind, sr, float(f), int(order))
+
+
+@lru_cache(maxsize=512)
+def _butter_sos(kind: str, sr: float, f: float | tuple[float, float], order: int) -> np.ndarray:
+    if isinstance(f, tuple):
         lo, hi = nyq_clip(sr, f[0]), nyq_clip(sr, f[1])
         if hi <= lo * 1.05:
             hi = min(lo * 1.1, 0.46 * sr)
             lo = min(lo, hi / 1.1)
-        return signal.butter(order, [lo, hi], btype="bandpass", fs=sr, output="sos")
-    return signal.butter(order, nyq_clip(sr, f), btype=kind, fs=sr, output="sos")
+        sos = signal.butter(order, [lo, hi], btype="bandpass", fs=sr, output="sos")
+    else:
+        sos = signal.butter(order, nyq_clip(sr, f), btype=kind, fs=sr, output="sos")
+    sos.setflags(write=False)
+    return sos
 
 
 def _filt_sos(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype != np.float64:
         x = x.astype(F, copy=False)
-        sos = sos.astype(F)
+    # a writable copy in the working precision: sosfilt will not take a cached, read-only design
+    sos = sos.astype(x.dtype)
     return signal.sosfilt(sos, x, axis=-1)
 
 
@@ -373,11 +382,17 @@ def distance_filter(x: np.ndarray, sr: int, d: float) -> np.ndarray:
         return x
     fc = 16000.0 * (700.0 / 16000.0) ** d
     y = lowpass(x, sr, fc, 2) if fc < 0.45 * sr else x.copy()
-    y *= y.dtype.type(1.0 / (1.0 + 9.0 * d))
+    y *= y.dtype.type(distance_gain(d))
     return y
 
 
-def stereo(mono: np.ndarray, width: float = 0.0, rng: np.random.Generator | None = None, sr: int = 48000) -> np.ndarray:
+def distance_gain(d: float) -> float:
+    """The inverse-distance level of ``distance_filter``: 1 up to d = 0.02, then 1 / (1 + 9d) (-20 dB at 1)."""
+    d = float(np.clip(d, 0.0, 1.0))
+    return 1.0 / (1.0 + 9.0 * d) if d > 0.02 else 1.0
+
+
+def stereo(mono: np.ndarray, width: float = 0.0, sr: int = 48000) -> np.ndarray:
     """Mono to stereo; ``width`` > 0 adds a few milliseconds of inter-channel delay for some spread."""
     if width <= 0:
         return np.vstack([mono, mono])
@@ -388,11 +403,6 @@ def stereo(mono: np.ndarray, width: float = 0.0, rng: np.random.Generator | None
 
 def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
-
-
-def normalise_rms(x: np.ndarray, target: float) -> np.ndarray:
-    r = rms(x)
-    return x * (target / r) if r > 1e-12 else x
 
 
 def normalise_peak(x: np.ndarray, target: float) -> np.ndarray:

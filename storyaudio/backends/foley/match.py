@@ -344,9 +344,6 @@ class Plan:
     closest: tuple[str, float] | None = None
     notes: list[str] = field(default_factory=list)
 
-    def recipes(self) -> list[str]:
-        return [e.name for e, _ in self.layers]
-
 
 def clauses(text: str) -> list[str]:
     parts = [c.strip() for c in _SPLIT.split(text) if c and c.strip()]

@@ -119,10 +119,6 @@ class Combo:
     words: tuple[str, ...]
     layers: tuple[Layer, ...] = field(default_factory=tuple)
 
-    @property
-    def description(self) -> str:
-        return self.descriptions[0]
-
 
 RECIPES: dict[str, Recipe] = {}
 COMBOS: dict[str, Combo] = {}
@@ -156,6 +152,16 @@ def _scatter(c: Ctx, buf: np.ndarray, times: np.ndarray, pool: list[np.ndarray],
     for t in times:
         g = pool[rng.integers(len(pool))]
         place(buf, g, int(t * c.sr), pan(rng.uniform(-spread, spread)) * rng.lognormal(0, gain_sigma))
+
+
+def _hit_train(rng: np.random.Generator, rate: np.ndarray, sr: int, low: float) -> np.ndarray:
+    """Impulses at a per-sample ``rate`` (Hz): one wherever the accumulated phase crosses a whole cycle, each
+    of a random height in [low, 1) (the catches of a creaking hinge, the strikes of an alarm bell)."""
+    ph = np.cumsum(rate) / sr
+    hits = np.zeros(rate.shape[-1])
+    idx = np.nonzero(np.diff(np.floor(ph)) > 0)[0]
+    hits[idx] = rng.uniform(low, 1.0, idx.size)
+    return hits
 
 
 def _ensure_first(times: np.ndarray, c: Ctx, latest: float = 0.15) -> np.ndarray:
@@ -817,10 +823,7 @@ def _door_creak(c: Ctx) -> np.ndarray:
     length = float(np.clip(1.8 / p.speed, 0.6, 4.0))
     n = secs(sr, length)
     rate = (35 + 55 * np.clip(0.5 + 0.5 * smooth(rng, n, sr, 2.5), 0, 1.4)) * (1.0 + 0.5 * (1 - p.size))
-    ph = np.cumsum(rate) / sr
-    hits = np.zeros(n)
-    idx = np.nonzero(np.diff(np.floor(ph)) > 0)[0]
-    hits[idx] = rng.uniform(0.5, 1.0, idx.size)
+    hits = _hit_train(rng, rate, sr, 0.5)
     pitch = c.size_pitch
     x = dsp.formants(hits, sr, np.array([420, 980, 1650, 2600]) * pitch, (1.0, 0.8, 0.5, 0.3), 12.0)
     x += 0.3 * resonator(hits, sr, 220 * pitch, 8)
@@ -939,7 +942,7 @@ def _engine(c: Ctx) -> np.ndarray:
     exhaust = bandpass(white(rng, n), sr, 80, 900) * (0.3 + pulses)
     mech = highpass(white(rng, n), sr, 2500) * 0.03 * (1 + revs)
     mono = body + 0.25 * exhaust + mech
-    return dsp.stereo(mono - np.mean(mono), 0.3, rng, sr)
+    return dsp.stereo(mono - np.mean(mono), 0.3, sr=sr)
 
 
 @recipe("hedge_trimmer", "bed", "machines", [
@@ -957,7 +960,7 @@ def _trimmer(c: Ctx) -> np.ndarray:
     motor = np.tanh(2.5 * (saw_fast(ph) + 0.5 * np.sign(np.sin(2 * ph))))
     motor = lowpass(motor, sr, 5000) * (1 + 0.35 * np.sin(TAU * 31.0 * t))
     cutting = bandpass(white(rng, n), sr, 2000, 7000) * (0.05 + np.clip(load, 0, None)) * 0.4
-    return dsp.stereo(0.5 * motor + cutting, 0.3, rng, sr)
+    return dsp.stereo(0.5 * motor + cutting, 0.3, sr=sr)
 
 
 @recipe("drill", "bed", "machines", [
@@ -981,7 +984,7 @@ def _drill(c: Ctx) -> np.ndarray:
     whine = lowpass(saw_fast(ph), sr, 3500) * 0.4 + 0.3 * np.sin(2 * ph) + 0.15 * np.sin(4 * ph)
     grind = bandpass(white(rng, n), sr, 500, 4500) * (0.5 + 0.5 * np.sin(ph)) * (0.2 + 0.5 * p.intensity)
     mono = (whine + grind) * spin + 0.003 * white(rng, n)
-    return dsp.stereo(mono, 0.2, rng, sr)
+    return dsp.stereo(mono, 0.2, sr=sr)
 
 
 @recipe("siren", "bed", "machines", [
@@ -996,7 +999,7 @@ def _siren(c: Ctx) -> np.ndarray:
     f = (650 + 550 * (0.5 - 0.5 * np.cos(TAU * cyc))) * c.size_pitch ** 0.3
     x = lowpass(np.tanh(1.5 * saw_fast(phase(f, sr))), sr, 3000)
     amp = 1 + 0.1 * smooth(rng, n, sr, 0.3)
-    return dsp.stereo(x * amp, 0.4, rng, sr) + 0.01 * dsp.rumble(rng, n, sr, 300, 2)
+    return dsp.stereo(x * amp, 0.4, sr=sr) + 0.01 * dsp.rumble(rng, n, sr, 300, 2)
 
 
 @recipe("beep", "oneshot", "electronic", [
@@ -1028,14 +1031,11 @@ def _alarm(c: Ctx) -> np.ndarray:
     n, sr, rng = c.n, c.sr, c.rng
     rate = rng.uniform(17, 23)
     jitter = 1 + 0.03 * smooth(rng, n, sr, 0.5)
-    ph = np.cumsum(rate * jitter) / sr
-    hits = np.zeros(n)
-    idx = np.nonzero(np.diff(np.floor(ph)) > 0)[0]
-    hits[idx] = rng.uniform(0.8, 1.0, idx.size)
+    hits = _hit_train(rng, rate * jitter, sr, 0.8)
     f = 2100.0 * c.size_pitch
     x = sum(resonator(hits, sr, f * r, 90) * a for r, a in ((1.0, 1.0), (1.38, 0.7), (2.14, 0.5), (2.81, 0.3)))
     x += highpass(one_pole_env(hits, sr, 0.002) * white(rng, n), sr, 3000) * 0.05
-    return dsp.stereo(x, 0.3, rng, sr)
+    return dsp.stereo(x, 0.3, sr=sr)
 
 
 # ====================================================================================================
@@ -1161,7 +1161,7 @@ def _scifi_hum(c: Ctx) -> np.ndarray:
     tone = dsp.tv_bandpass(sawmix, sr, sweepf, 0.7) + 0.6 * np.sin(phase(f0 * drift, sr))
     shimmer = resonator(pink(rng, n, None, sr), sr, 1800, 25) * 0.5 * (1 + 0.5 * smooth(rng, n, sr, 0.3))
     mono = tone + shimmer + 0.2 * lowpass(pink(rng, n, None, sr), sr, 600) * (0.5 + p.intensity)
-    return dsp.stereo(mono, 0.6, rng, sr)
+    return dsp.stereo(mono, 0.6, sr=sr)
 
 
 @recipe("teleport", "oneshot", "scifi", [
