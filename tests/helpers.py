@@ -1,8 +1,13 @@
-"""Helpers for tests: signal generators and script rows."""
+"""Helpers for tests: signal generators and measures, script rows, the example scripts' folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+#: The repository's example scripts.
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 TONE = {"speech": "tone", "music": "tone", "sound_effect": "tone"}
 
@@ -12,6 +17,12 @@ def sine(sample_rate: int = 48000, hz: float = 440.0, seconds: float = 1.0, chan
     """A (channels, samples) float32 sine."""
     t = np.arange(int(round(sample_rate * seconds))) / sample_rate
     return np.tile((amplitude * np.sin(2 * np.pi * hz * t)).astype(np.float32), (channels, 1))
+
+
+def rms(x) -> float:
+    """Root mean square over every sample (0.0 for an empty array)."""
+    x = np.asarray(x)
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
 
 
 def row(audio_type="speech", layout="foreground", id=None, character=None, volume=None, action=None,

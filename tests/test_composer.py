@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 import pytest
+from helpers import rms
 
 from storyaudio.backends.base import Event
 from storyaudio.backends.composer import ComposerBackend, ComposerOptions
@@ -41,10 +42,6 @@ def backend() -> ComposerBackend:
 
 def _music(content: str, duration: float, seed: int = 0, layout: str = "background") -> Event:
     return Event(row=1, kind="music", content=content, duration=duration, layout=layout, seed=seed)
-
-
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -191,7 +188,7 @@ def test_requested_durations_are_met_exactly(backend, duration, rate):
     assert clip.sample_rate == rate
     assert clip.audio.dtype == np.float32 and clip.audio.shape == (2, round(duration * rate))
     assert np.isfinite(clip.audio).all()
-    assert _rms(clip.audio) > 0.01
+    assert rms(clip.audio) > 0.01
     assert np.max(np.abs(clip.audio)) <= 1.0
 
 
@@ -212,14 +209,14 @@ def test_endings_decay_rather_than_cut(backend, text, duration, layout):
     a = clip.audio
     final_at = clip.info["composition"]["final_chord_at"]
     i = int(final_at * SR)
-    ring = _rms(a[:, i: i + int(0.3 * SR)])
-    last = _rms(a[:, -int(0.05 * SR):])
+    ring = rms(a[:, i: i + int(0.3 * SR)])
+    last = rms(a[:, -int(0.05 * SR):])
     assert ring > 0.02  # the final chord sounds
     assert last < 0.05 * ring  # ... and has died away by the end
     assert np.max(np.abs(a[:, -16:])) < 0.01  # no cut: the very end is (nearly) silent
     # the envelope decreases through the tail (slow-attack strings may still swell in its first half)
     q = np.array_split(a[:, i:], 4, axis=1)
-    levels = [_rms(x) for x in q]
+    levels = [rms(x) for x in q]
     assert levels[3] < levels[2] < max(levels[:2]), levels
 
 
@@ -344,7 +341,7 @@ def test_two_minute_bed_in_every_style(backend):
         b = ComposerBackend(ComposerOptions(style=st.name))
         clip = b.render(_music("background music", 120.0, seed=1), SR)
         assert clip.audio.shape == (2, 120 * SR)
-        assert _rms(clip.audio) > 0.02, st.name
+        assert rms(clip.audio) > 0.02, st.name
 
 
 @pytest.mark.parametrize("text, style", [

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from helpers import end_row, row
+from helpers import TONE, end_row, row
 
 from storyaudio.errors import ScriptError
 from storyaudio.plan import place, plan
 from storyaudio.script import Script
 
-BACKENDS = {"speech": "tone", "music": "tone", "sound_effect": "tone"}
-
 
 def timeline_for(rows, lengths, gap=0.35):
     script = Script.from_dict({"title": "t", "rows": rows})
-    tl = plan(script, BACKENDS, {}, 48000, speech_gap=gap)
+    tl = plan(script, TONE, {}, 48000, speech_gap=gap)
     place(tl, script, lengths)
     return {e.row: e for e in tl.events}, tl
 
@@ -57,7 +55,7 @@ def test_foreground_defaults_and_speech_slot_never_cuts_speech():
     script = Script.from_dict({"title": "t", "rows": [row("music", content="sting", duration="auto"),
                                                       row("sound_effect", content="bang", duration=None),
                                                       row(content="short", duration=4)]})
-    tl = plan(script, BACKENDS, {}, 48000)
+    tl = plan(script, TONE, {}, 48000)
     req = {e.row: e.requested for e in tl.events}
     assert req[1] == 5.0 and req[2] == 2.0 and req[3] == 4.0
     place(tl, script, {1: 5.0, 2: 2.0, 3: 1.0})
@@ -67,15 +65,15 @@ def test_foreground_defaults_and_speech_slot_never_cuts_speech():
 def test_seeds_follow_content_not_position():
     a = Script.from_dict({"title": "t", "rows": [row(content="x"), row(content="y")]})
     b = Script.from_dict({"title": "t", "rows": [row(content="new"), row(content="x"), row(content="y")]})
-    sa = {e.content: e.seed for e in plan(a, BACKENDS, {}, 48000).events}
-    sb = {e.content: e.seed for e in plan(b, BACKENDS, {}, 48000).events}
+    sa = {e.content: e.seed for e in plan(a, TONE, {}, 48000).events}
+    sb = {e.content: e.seed for e in plan(b, TONE, {}, 48000).events}
     assert sa["x"] == sb["x"] and sa["y"] == sb["y"] and sa["x"] != sa["y"]
-    assert plan(a, BACKENDS, {}, 48000, seed=1).events[0].seed != sa["x"]
+    assert plan(a, TONE, {}, 48000, seed=1).events[0].seed != sa["x"]
 
 
 def test_characters_get_distinct_tracks_and_positions():
     script = Script.from_dict({"title": "t", "rows": [row(character="A"), row(character="B"), row(character="A")]})
-    tl = plan(script, BACKENDS, {"A": "v1", "B": "v2"}, 48000)
+    tl = plan(script, TONE, {"A": "v1", "B": "v2"}, 48000)
     a1, b, a2 = tl.events
     assert a1.track == a2.track != b.track
     assert a1.pan == a2.pan == 0.0 and b.pan != 0.0
@@ -84,6 +82,6 @@ def test_characters_get_distinct_tracks_and_positions():
 
 def test_timeline_longer_than_cap_is_refused():
     script = Script.from_dict({"title": "t", "rows": [row(content="x")]})
-    tl = plan(script, BACKENDS, {}, 48000)
+    tl = plan(script, TONE, {}, 48000)
     with pytest.raises(ScriptError, match="limit"):
         place(tl, script, {1: 4000.0})

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
-from helpers import end_row, row
+from helpers import EXAMPLES, end_row, row
 
 from storyaudio.errors import ScriptError, ScriptReadError
 from storyaudio.script import (HEADERS, Script, check, load_schema, parse_script_text, read_script,
                                script_to_text, strict_schema, write_script)
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def good() -> dict:

@@ -12,6 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers import end_row, row
 
 pytest.importorskip("openai")
 
@@ -23,22 +24,16 @@ from storyaudio.writer.reply import parse_reply  # noqa: E402
 SECRET = "sk-test-DO-NOT-LEAK-0123456789abcdef"
 
 
-def _row(audio_type="speech", layout="foreground", id=None, character=None, volume=None, action=None,
-         content=None, duration="auto"):
-    return {"audio_type": audio_type, "layout": layout, "id": id, "character": character, "volume": volume,
-            "action": action, "content": content, "duration": duration}
-
-
 VALID = {
     "title": "Probe to Alpha Centauri",
     "cast": [{"name": "News Anchor", "description": "woman in her fifties, calm", "voice": None},
              {"name": "Chief Engineer", "description": "older man, proud", "voice": None}],
     "rows": [
-        _row("music", "background", 1, None, -32, "begin", "Slow synthesizer news bed.", "auto"),
-        _row(character="News Anchor", volume=-15, content="Good evening from Mars."),
-        _row(character="Chief Engineer", volume=-15, content="The probe left orbit at dawn."),
-        _row("sound_effect", content="A rocket engine roars and fades.", duration=3),
-        _row("music", "background", 1, None, None, "end", None, None),
+        row("music", "background", 1, None, -32, "begin", "Slow synthesizer news bed.", "auto"),
+        row(character="News Anchor", volume=-15, content="Good evening from Mars."),
+        row(character="Chief Engineer", volume=-15, content="The probe left orbit at dawn."),
+        row("sound_effect", content="A rocket engine roars and fades.", duration=3),
+        end_row(1),
     ],
 }
 
@@ -126,8 +121,9 @@ class FakeServer:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "STORYAUDIO_WRITER_MODEL", "HTTP_PROXY", "HTTPS_PROXY",
-                 "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "STORYAUDIO_PROMPTS_DIR"):
+    # OPENAI_API_KEY and OPENAI_BASE_URL are cleared for every test by conftest.py
+    for name in ("STORYAUDIO_WRITER_MODEL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                 "all_proxy", "STORYAUDIO_PROMPTS_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STORYAUDIO_LOG_DIR", str(tmp_path / "default-logs"))
 
@@ -368,9 +364,9 @@ def test_shipped_few_shot_examples_are_valid_scripts():
     for ex in exs:
         assert check(ex.script) == [], ex.name
         assert ex.script.get("cast"), ex.name
-        for row in ex.script["rows"]:
-            if row["audio_type"] == "speech":  # no stage directions in spoken text
-                assert not any(c in row["content"] for c in "[]()*"), row
+        for r in ex.script["rows"]:
+            if r["audio_type"] == "speech":  # no stage directions in spoken text
+                assert not any(c in r["content"] for c in "[]()*"), r
 
 
 @pytest.mark.slow

@@ -65,6 +65,7 @@ import re
 from typing import Any
 
 from ..errors import ScriptReadError
+from .io import _number
 
 __all__ = ["parse_fountain"]
 
@@ -85,11 +86,6 @@ def _row(audio_type: str, content: str | None, *, layout: str = "foreground", id
          duration: Any = "auto") -> dict:
     return {"audio_type": audio_type, "layout": layout, "id": id, "character": character, "volume": volume,
             "action": action, "content": content, "duration": duration}
-
-
-def _number(text: str) -> int | float:
-    f = float(text)
-    return int(f) if f.is_integer() else f
 
 
 def _modifiers(text: str) -> tuple[str, dict]:
@@ -239,14 +235,8 @@ class _Builder:
         if not any(r["layout"] == "foreground" for r in self.rows[begin + 1:]):
             del self.rows[begin]  # a track that would cover no foreground row: drop it
         else:
-            self.add(_row(self._type_of(track), None, layout="background", id=track, action="end",
+            self.add(_row(self.rows[begin]["audio_type"], None, layout="background", id=track, action="end",
                           duration=None))
-
-    def _type_of(self, track: int) -> str:
-        for r in self.rows:
-            if r["id"] == track:
-                return r["audio_type"]
-        return "sound_effect"
 
     def end_music(self) -> None:
         self._end(self.music)

@@ -88,6 +88,12 @@ def _format_cell(value: Any, key: str) -> str:
     return str(value)
 
 
+def _cast_entry(name: str, description: str, voice: str) -> dict:
+    """A cast list entry from table cells (N/A and empty cells become null)."""
+    return {"name": name, "description": None if description.lower() in _NA else description,
+            "voice": None if voice.lower() in _NA else voice}
+
+
 def _meta_lines(lines: list[str]) -> tuple[str | None, list[dict]]:
     title, cast = None, []
     for line in lines:
@@ -97,9 +103,7 @@ def _meta_lines(lines: list[str]) -> tuple[str | None, list[dict]]:
             title = rest.strip()
         elif key.strip().lower() == "cast" and rest.strip():
             parts = [p.strip() for p in rest.split("|")] + ["", ""]
-            cast.append({"name": parts[0],
-                         "description": None if parts[1].lower() in _NA else parts[1],
-                         "voice": None if parts[2].lower() in _NA else parts[2]})
+            cast.append(_cast_entry(*parts[:3]))
     return title, cast
 
 
@@ -190,8 +194,7 @@ def _read_markdown(text: str, source: str) -> dict:
         if t is not script_table and t and [c.lower() for c in t[0]][:1] == ["character"]:
             for rec in t[1:]:
                 rec = rec + ["", ""]
-                cast.append({"name": rec[0], "description": None if rec[1].lower() in _NA else rec[1],
-                             "voice": None if rec[2].lower() in _NA else rec[2]})
+                cast.append(_cast_entry(*rec[:3]))
     _, meta_cast = _meta_lines([ln for ln in lines if ln.strip().lower().startswith("cast:")])
     return table_to_dict(script_table[0], script_table[1:], title, cast or meta_cast, source)
 

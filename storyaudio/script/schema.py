@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -62,7 +61,7 @@ def strict_schema() -> dict:
             return [walk(v) for v in node]
         return node
 
-    return walk(copy.deepcopy(load_schema()))
+    return walk(load_schema())  # walk builds new containers and never mutates its input
 
 
 def _nullable(sub: dict) -> dict:

@@ -68,7 +68,8 @@ def generate_script(prompt: str, *, provider: str = "openai", model: str | None 
         chat = LlamaCppChat(gguf=gguf, temperature=temperature, max_tokens=max_tokens)
     log = ExchangeLog(log_dir, secrets=chat.secrets)
 
-    messages = prompts.first_messages(prompt, use_examples=examples)
+    shots = prompts.examples() if examples else []
+    messages = prompts.first_messages(prompt, shots)
     system = messages[0]["content"]
     base = {"provider": chat.provider, "model": chat.model, "endpoint": chat.where, "key": chat.key_source,
             "prompt": prompt}
@@ -89,7 +90,7 @@ def generate_script(prompt: str, *, provider: str = "openai", model: str | None 
                       usage=reply.usage, seconds=watch.seconds, outcome="invalid" if problems else "valid")
         if turn == 0:
             record["system_sha256"] = hashlib.sha256(system.encode()).hexdigest()[:16]
-            record["examples"] = [e.name for e in prompts.examples()] if examples else []
+            record["examples"] = [e.name for e in shots]
         if reply.fallbacks:
             record["fallbacks"] = reply.fallbacks
         log.write(**record)

@@ -17,21 +17,23 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
 from ..errors import Problem
+from ..script.schema import data_path
 
 MAX_PROBLEMS_SHOWN = 40
 
 
 def prompts_dir() -> Path:
     """The shipped prompts folder: ``storyaudio/_data/prompts`` in a wheel, ``prompts/`` in a checkout."""
+    folder = data_path("prompts", "writer_system.md").parent
+    if (folder / "writer_system.md").is_file():
+        return folder
     here = Path(__file__).resolve().parent.parent  # .../storyaudio
-    for candidate in (here / "_data" / "prompts", here.parent / "prompts"):
-        if (candidate / "writer_system.md").is_file():
-            return candidate
     raise FileNotFoundError(
         f"the writer's prompts are missing (looked in {here / '_data' / 'prompts'} and {here.parent / 'prompts'}); "
         "reinstall storyaudio.")
@@ -68,8 +70,11 @@ def compact_json(data) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def user_message(prompt: str) -> str:
-    return Template(read_prompt("writer_user.md")).safe_substitute(prompt=prompt.strip())
+def user_message(prompt: str, template: str | None = None) -> str:
+    """The user turn for ``prompt``; ``template`` is ``writer_user.md``'s text when the caller already read it."""
+    if template is None:
+        template = read_prompt("writer_user.md")
+    return Template(template).safe_substitute(prompt=prompt.strip())
 
 
 def repair_message(problems: list[Problem]) -> str:
@@ -81,12 +86,12 @@ def repair_message(problems: list[Problem]) -> str:
         problems="\n".join(lines), count=str(n), plural="" if n == 1 else "s")
 
 
-def first_messages(prompt: str, use_examples: bool = True) -> list[dict]:
-    """System message, the few-shot turns, then the user's prompt."""
+def first_messages(prompt: str, shots: Sequence[Example] = ()) -> list[dict]:
+    """System message, the few-shot turns (``shots``, e.g. :func:`examples`), then the user's prompt."""
     messages = [{"role": "system", "content": read_prompt("writer_system.md").strip()}]
-    if use_examples:
-        for ex in examples():
-            messages.append({"role": "user", "content": user_message(ex.prompt)})
-            messages.append({"role": "assistant", "content": compact_json(ex.script)})
-    messages.append({"role": "user", "content": user_message(prompt)})
+    template = read_prompt("writer_user.md")  # once per call: STORYAUDIO_PROMPTS_DIR may change between calls
+    for ex in shots:
+        messages.append({"role": "user", "content": user_message(ex.prompt, template)})
+        messages.append({"role": "assistant", "content": compact_json(ex.script)})
+    messages.append({"role": "user", "content": user_message(prompt, template)})
     return messages

@@ -15,7 +15,6 @@ the next one for the rest of the exchange.
 from __future__ import annotations
 
 import atexit
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,17 +63,6 @@ def redact_url(url: str) -> str:
             netloc += f":{u.port}"
         return urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
     return url
-
-
-def is_local(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host in ("localhost", "host.docker.internal") or host.endswith(".local") or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return ip.is_loopback or ip.is_private or ip.is_link_local
 
 
 def is_openai(url: str) -> bool:
@@ -302,7 +290,7 @@ class LlamaCppChat:
                                                    seed=self.seed)
         except ValueError as exc:  # e.g. the prompt does not fit the context window
             raise WriterError(f"llama.cpp refused the request ({exc}). A longer context (a model with more "
-                              "than 8192 tokens of context) or a shorter prompt may help.") from None
+                              f"than {self.n_ctx} tokens of context) or a shorter prompt may help.") from None
         choice = resp["choices"][0]
         return Reply(text=choice["message"].get("content"), model=self.model,
                      finish_reason=choice.get("finish_reason"), usage=dict(resp.get("usage") or {}),

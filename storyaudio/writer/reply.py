@@ -51,6 +51,12 @@ def _rows_of(value: Any) -> list | None:
     return None
 
 
+def _script_rows(value: Any) -> list | None:
+    """``value`` when it is a list of rows that looks like a script's (its first row has an audio_type)."""
+    rows = _rows_of(value)
+    return rows if rows and "audio_type" in rows[0] else None
+
+
 def _as_script(value: Any) -> dict | None:
     """A script-shaped dict from a candidate value, or None."""
     if isinstance(value, dict):
@@ -60,16 +66,14 @@ def _as_script(value: Any) -> dict | None:
         for v in value.values():
             if isinstance(v, dict) and "rows" in v:
                 return v
-        lists = [(k, v) for k, v in value.items() if _rows_of(v) and "audio_type" in _rows_of(v)[0]]
+        lists = [(k, v) for k, v in value.items() if _script_rows(v)]
         if len(lists) == 1:  # rows under another name ("script": [...])
             out = {k: v for k, v in value.items() if k != lists[0][0]}
             out["rows"] = lists[0][1]
             return out
         return None
-    rows = _rows_of(value)
-    if rows and "audio_type" in rows[0]:
-        return {"rows": rows}
-    return None
+    rows = _script_rows(value)
+    return {"rows": rows} if rows else None
 
 
 def title_from_prompt(prompt: str) -> str:
