@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, atomic_write_text
 from .backends.base import Clip
 
 
@@ -59,8 +59,7 @@ class ClipCache:
             with atomic_path(audio_path) as tmp:
                 with open(tmp, "wb") as fh:
                     np.save(fh, clip.audio, allow_pickle=False)
-            with atomic_path(meta_path) as tmp:
-                tmp.write_text(json.dumps({"sample_rate": clip.sample_rate, "detail": clip.detail,
-                                           "info": clip.info}, default=str))
+            atomic_write_text(meta_path, json.dumps({"sample_rate": clip.sample_rate, "detail": clip.detail,
+                                                     "info": clip.info}, default=str))
         except OSError:
             pass  # a full or read-only cache must not fail a render

@@ -90,13 +90,19 @@ NoCacheOpt = typer.Option(False, "--no-cache", help="Render every clip anew.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar or summary.")
 
 
+def _wide_console():
+    """A rich console at least 120 columns wide, so tables do not wrap in a narrow or piped terminal."""
+    from rich.console import Console
+
+    return Console(width=max(120, Console().width))
+
+
 def _report(result, quiet: bool) -> None:
     if quiet:
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(120, Console().width))
+    console = _wide_console()
     tl = result.timeline
     table = Table(title=f"{tl.title} — {tl.duration:.1f} s", show_lines=False)
     for col in ("row", "type", "start", "end", "who / what", "made by"):
@@ -175,7 +181,6 @@ def schema(strict: bool = typer.Option(False, "--strict", help="The OpenAI stric
 @app.command()
 def backends():
     """List every backend: what it renders, whether it is the default, and whether it can run here."""
-    from rich.console import Console
     from rich.table import Table
 
     from .backends import BUILTIN, DEFAULTS, available_backends
@@ -193,7 +198,7 @@ def backends():
         status = cls.status()
         colour = "green" if status == "available" else "yellow"
         table.add_row(name, ", ".join(cls.kinds), default, f"[{colour}]{status}[/{colour}]", cls.description)
-    Console(width=max(120, Console().width)).print(table)
+    _wide_console().print(table)
 
 
 @app.command()

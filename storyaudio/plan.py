@@ -176,12 +176,12 @@ def place(timeline: Timeline, script: Script, lengths: dict[int, float]) -> None
         bg.end = piece_end if bg.requested is None else bg.start + bg.requested
     problems = []
     for ev in timeline.background:
-        if ev.end is None or ev.start is None or ev.end - ev.start < 0.05:
+        length = ev.duration
+        if length is None or length < 0.05:
             problems.append(Problem(ev.row, "action", "this background track gets no time to play: no "
                                     "foreground row plays between its begin and end rows.",
                                     "put foreground rows between begin and end, or give it a duration."))
         else:
-            length = ev.end - ev.start
             ev.fade_in = min(1.0, 0.15 * length)
             ev.fade_out = min(1.5, 0.2 * length)
     if problems:

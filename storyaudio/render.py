@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import deliver
 from .atomic import replace_dir
-from .backends import DEFAULTS, KINDS, Backend, create_backend, get_backend_class
+from .audio import fit_length, resample
+from .backends import DEFAULTS, KINDS, Backend, build_backend, get_backend_class
 from .backends.base import Clip
 from .backends.base import Event as BackendEvent
 from .cache import ClipCache, clip_key
@@ -103,7 +104,7 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
 
         # 7. Render the background at the exact length of its span.
         for ev in timeline.background:
-            ev.requested = ev.end - ev.start
+            ev.requested = ev.duration
         clips.update(renderer.run(timeline.background))
 
         # 8. Fit each clip to its slot, normalise it to its row's loudness, and write clips/.
@@ -182,7 +183,7 @@ def _build_backends(script: Script, config: RenderConfig) -> dict[str, Backend]:
                 f"{cls.install_hint or 'Install its dependencies.'} Or choose another with --use {kind}=NAME "
                 f"('storyaudio backends' lists them).")
         if name not in made:
-            made[name] = create_backend(name, kind, config.options.get(name))
+            made[name] = build_backend(cls, config.options.get(name), name)
         backends[kind] = made[name]
     return backends
 
@@ -234,7 +235,7 @@ class _ClipRenderer:
                                character_description=ev.character_description, seed=ev.seed)
             key = self._key(backend, bev)
             hit = self.cache.get(key)
-            if hit is not None and hit.sample_rate == self.sr:
+            if hit is not None:
                 out[ev.row] = self._accept(ev, hit)
                 self.cached_rows.append(ev.row)
             else:
@@ -242,7 +243,8 @@ class _ClipRenderer:
         tasks: list[tuple[Backend, list[tuple[Event, BackendEvent, str]]]] = []
         for backend, items in todo.values():
             if type(backend).render_batch is not Backend.render_batch:
-                tasks += [(backend, items[i : i + 8]) for i in range(0, len(items), 8)]
+                size = max(1, int(getattr(backend.options, "batch_size", 8)))
+                tasks += [(backend, items[i : i + size]) for i in range(0, len(items), size)]
             else:
                 tasks += [(backend, [item]) for item in items]
         if not tasks:
@@ -253,8 +255,9 @@ class _ClipRenderer:
                 futures = [pool.submit(self._render_group, b, items) for b, items in tasks]
                 for fut in as_completed(futures):
                     for ev, clip, key in fut.result():
+                        clip = self._accept(ev, clip)  # check and convert first: only good clips are cached
                         self.cache.put(key, clip)
-                        out[ev.row] = self._accept(ev, clip)
+                        out[ev.row] = clip
                         self.rendered_rows.append(ev.row)
                         bar.advance()
         finally:
@@ -275,12 +278,7 @@ class _ClipRenderer:
 
     def _accept(self, ev: Event, clip: Clip) -> Clip:
         if clip.sample_rate != self.sr:
-            from scipy.signal import resample_poly
-            from math import gcd
-
-            g = gcd(clip.sample_rate, self.sr)
-            clip = Clip(resample_poly(clip.audio, self.sr // g, clip.sample_rate // g, axis=1), self.sr,
-                        clip.detail, clip.info)
+            clip = Clip(resample(clip.audio, clip.sample_rate, self.sr), self.sr, clip.detail, clip.info)
         if not np.all(np.isfinite(clip.audio)):
             raise RenderError(f"the {ev.backend} backend returned NaN or infinite samples.", row=ev.row)
         ev.detail, ev.info = clip.detail, dict(clip.info)
@@ -315,15 +313,7 @@ def _progress(enabled: bool, total: int):
 
 def _write_clip(ev: Event, clip: Clip, clip_dir: Path, sr: int) -> None:
     """Fit the clip to the event's slot, bring it to the row's loudness, and write it as a float WAV."""
-    audio = clip.audio
-    want = int(round((ev.end - ev.start) * sr))
-    if audio.shape[1] > want:
-        audio = audio[:, :want].copy()
-        tail = min(want, int(0.02 * sr))
-        if tail:
-            audio[:, -tail:] *= np.linspace(1, 0, tail, dtype=np.float32)
-    elif audio.shape[1] < want:
-        audio = np.pad(audio, ((0, 0), (0, want - audio.shape[1])))
+    audio = fit_length(clip.audio, int(round(ev.duration * sr)), sr)
     # a backend may ask for its clip to sit above or below the row's target ("distant", "light")
     offset = float(ev.info.get("level_db", 0.0) or 0.0)
     gain = normalize_gain(audio, sr, ev.target_lufs + offset)
@@ -340,7 +330,7 @@ def _mix(timeline: Timeline, staging: Path, n_samples: int, config: RenderConfig
     for ev in timeline.events:
         track = tracks.setdefault(ev.track, Track(ev.track, ducked=ev.layout == "background" and config.ducking))
         start = int(round(ev.start * sr))
-        length = int(round((ev.end - ev.start) * sr))
+        length = int(round(ev.duration * sr))
         track.sources.append(Source(start=start, length=length, path=staging / ev.clip_file, pan=ev.pan,
                                     fade_in=int(ev.fade_in * sr), fade_out=int(ev.fade_out * sr)))
     duck = None

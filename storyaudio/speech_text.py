@@ -504,8 +504,7 @@ def split_sentences(text: str, max_chars: int = 220) -> list[str]:
     return out
 
 
-def segments(text: str, sentence_pause: float = 0.35, max_chars: int = 220, normalise: bool = True,
-             paragraph_pause: float | None = None) -> list[Segment]:
+def segments(text: str, sentence_pause: float = 0.35, max_chars: int = 220, normalise: bool = True) -> list[Segment]:
     """Normalise ``text`` (when ``normalise``), split it into speakable pieces and give each the pause that
     follows it: ``sentence_pause`` × the weight of its final punctuation (:data:`PAUSE_WEIGHTS`); a line break
     weighs more, a blank line most; the last piece has no pause."""
@@ -529,10 +528,7 @@ def segments(text: str, sentence_pause: float = 0.35, max_chars: int = 220, norm
                     elif li < len(lines) - 1:
                         mark = "line" if mark == "end" else mark
                         weight = max(weight, PAUSE_WEIGHTS["line"] if mark == "line" else weight)
-                pause = sentence_pause * weight
-                if mark == "paragraph" and paragraph_pause is not None:
-                    pause = paragraph_pause
-                out.append(Segment(piece, round(pause, 4), mark))
+                out.append(Segment(piece, round(sentence_pause * weight, 4), mark))
     if out:
         out[-1] = Segment(out[-1].text, 0.0, "end")
     return out

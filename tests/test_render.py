@@ -54,6 +54,34 @@ class QuietBackend(Backend):
         return Clip(noise, sample_rate, "quiet noise", {"level_db": -6.0})
 
 
+class NanBackend(Backend):
+    """Returns NaN for content with "NAN" in it; counts its calls (so a test can tell a cache hit)."""
+
+    name = "nan"
+    kinds = ("sound_effect",)
+    calls = 0
+
+    def render(self, event, sample_rate):
+        type(self).calls += 1
+        audio = np.full((1, sample_rate), 0.1, np.float32)
+        if "NAN" in event.content:
+            audio[0, 100] = np.nan
+        return Clip(audio, sample_rate)
+
+
+class HalfRateBackend(Backend):
+    """Renders at half the asked sample rate, so the core has to resample every clip."""
+
+    name = "half-rate"
+    kinds = ("sound_effect",)
+
+    def render(self, event, sample_rate):
+        rate = sample_rate // 2
+        n = round((event.duration or 1.0) * rate)
+        noise = np.random.default_rng(event.seed).standard_normal((1, n)).astype(np.float32) * 0.1
+        return Clip(noise, rate, "half-rate noise")
+
+
 class MissingDepBackend(Backend):
     name = "needs-missing"
     kinds = ("music",)
@@ -66,6 +94,8 @@ def extra_backends(monkeypatch):
     monkeypatch.setitem(registry.BUILTIN, "failing", "test_render:FailingBackend")
     monkeypatch.setitem(registry.BUILTIN, "needs-missing", "test_render:MissingDepBackend")
     monkeypatch.setitem(registry.BUILTIN, "quiet", "test_render:QuietBackend")
+    monkeypatch.setitem(registry.BUILTIN, "nan", "test_render:NanBackend")
+    monkeypatch.setitem(registry.BUILTIN, "half-rate", "test_render:HalfRateBackend")
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +207,29 @@ def test_backend_level_offset_is_applied_after_normalisation(tmp_path, extra_bac
         if e.audio_type == "sound_effect":
             clip, sr = sf.read(tmp_path / "q" / e.clip_file, dtype="float32", always_2d=True)
             assert integrated_loudness(clip.T, sr) == pytest.approx(e.target_lufs - 6.0, abs=1.0)
+
+
+def test_bad_clips_are_not_cached(tmp_path, extra_backends):
+    broken = scene()
+    broken["rows"][5]["content"] = "door NAN"
+    cfg = RenderConfig(use={**TONE, "sound_effect": "nan"}, stems=False, picture=False)
+    NanBackend.calls = 0
+    for attempt in (1, 2):
+        with pytest.raises(RenderError, match="NaN"):
+            render(broken, tmp_path / "x", cfg)
+        # the second try asks the backend again: the NaN clip was never stored
+        assert NanBackend.calls == attempt
+
+
+def test_clips_are_cached_at_the_render_rate(tmp_path, extra_backends):
+    cfg = RenderConfig(use={**TONE, "sound_effect": "half-rate"}, stems=False, picture=False)
+    first = render(scene(), tmp_path / "a", cfg)
+    assert sorted(first.rendered_rows) == [1, 2, 3, 4, 6, 7]
+    again = render(scene(), tmp_path / "b", cfg)
+    assert again.rendered_rows == [] and sorted(again.cached_rows) == [1, 2, 3, 4, 6, 7]
+    a, _ = sf.read(tmp_path / "a" / "mix.wav")
+    b, _ = sf.read(tmp_path / "b" / "mix.wav")
+    assert np.array_equal(a, b)
 
 
 def test_missing_dependency_is_a_clear_user_error(tmp_path, extra_backends):

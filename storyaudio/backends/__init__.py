@@ -8,6 +8,7 @@ imported only when the backend is used. Other packages add backends through the 
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
 from importlib.metadata import entry_points
 
 from pydantic import ValidationError
@@ -17,7 +18,7 @@ from .base import KINDS, Backend, Clip, Event, Match, NoOptions, Voice
 
 __all__ = [
     "KINDS", "Backend", "Clip", "Event", "Match", "NoOptions", "Voice",
-    "DEFAULTS", "available_backends", "get_backend_class", "create_backend", "parse_set_options",
+    "DEFAULTS", "available_backends", "get_backend_class", "create_backend", "build_backend", "parse_set_options",
 ]
 
 ENTRY_POINT_GROUP = "storyaudio.backends"
@@ -38,10 +39,16 @@ BUILTIN: dict[str, str] = {
 DEFAULTS: dict[str, str] = {"speech": "piper", "music": "composer", "sound_effect": "foley"}
 
 
+@lru_cache(maxsize=1)
+def _plugin_references() -> tuple[tuple[str, str], ...]:
+    """``(name, "module:Class")`` of every installed entry point (scanned once per process)."""
+    return tuple((ep.name, ep.value) for ep in entry_points(group=ENTRY_POINT_GROUP))
+
+
 def _references() -> dict[str, str]:
     refs = dict(BUILTIN)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        refs.setdefault(ep.name, ep.value)
+    for name, value in _plugin_references():
+        refs.setdefault(name, value)
     return refs
 
 
@@ -81,7 +88,13 @@ def get_backend_class(name: str, kind: str | None = None) -> type[Backend]:
 def create_backend(name: str, kind: str | None = None, options: dict | None = None) -> Backend:
     """Build a backend with validated options. Missing dependencies are reported by the backend itself
     when it first loads what it needs (``BackendUnavailableError``)."""
-    cls = get_backend_class(name, kind)
+    return build_backend(get_backend_class(name, kind), options, name)
+
+
+def build_backend(cls: type[Backend], options: dict | None = None, name: str | None = None) -> Backend:
+    """Build an already looked-up backend class with validated options (``name`` is the registered name,
+    for the error message; default ``cls.name``)."""
+    name = name or cls.name
     try:
         opts = cls.Options(**(options or {}))
     except ValidationError as exc:

@@ -23,10 +23,11 @@ from xml.sax.saxutils import escape
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..audio import resample
 from ..errors import BackendUnavailableError, OptionError, RenderError
 from ..speech_text import segments as text_segments
 from .base import Backend, Clip, Event, Voice
-from .piper import resample, speak_fitted, trim_silence
+from .piper import speak_fitted, trim_silence
 
 __all__ = ["ESPEAK_CATALOGUE", "EspeakBackend", "EspeakOptions", "EspeakRecipe"]
 

@@ -23,7 +23,6 @@ cache keeps the first); the seed does not change the voice.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..audio import resample  # re-exported (see __all__)
 from ..errors import BackendUnavailableError, RenderError
 from ..speech_text import segments as text_segments
 from .base import Backend, Clip, Event, Voice
@@ -43,7 +43,7 @@ __all__ = [
     "PiperOptions",
     "Recipe",
     "finish_speech",
-    "fit_length",
+    "fit_mono",
     "resample",
     "speak_to_fit",
     "speech_bounds",
@@ -146,16 +146,6 @@ def _stretch(opts: PiperOptions) -> float:
 
 # -- audio helpers shared with the espeak backend ------------------------------------------------------------
 
-def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Polyphase resampling of a 1-D signal (exact rational ratio)."""
-    if rate_in == rate_out or audio.size == 0:
-        return audio.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
-
-    g = math.gcd(int(rate_in), int(rate_out))
-    return resample_poly(audio, int(rate_out) // g, int(rate_in) // g).astype(np.float32)
-
-
 def _frame_rms(audio: np.ndarray, sample_rate: int, frame_s: float = 0.01) -> tuple[np.ndarray, int]:
     hop = max(1, int(sample_rate * frame_s))
     n = audio.size // hop
@@ -202,8 +192,8 @@ def _fade(audio: np.ndarray, sample_rate: int, seconds: float, start: bool = Tru
     return audio
 
 
-def fit_length(audio: np.ndarray, sample_rate: int, n: int, fade: float = 0.04) -> np.ndarray:
-    """Exactly ``n`` samples: pad with silence at the end, or cut with a short fade."""
+def fit_mono(audio: np.ndarray, sample_rate: int, n: int, fade: float = 0.04) -> np.ndarray:
+    """Mono speech of exactly ``n`` samples: pad with silence at the end, or cut with a short fade."""
     if audio.size >= n:
         return _fade(audio[:n], sample_rate, fade, start=False) if audio.size > n else audio
     return np.concatenate([audio, np.zeros(n - audio.size, np.float32)])
@@ -234,7 +224,7 @@ def speak_fitted(render: Callable[[float], np.ndarray], duration: float | None, 
     audio, speed = speak_to_fit(render, target, max_speedup, int(2 * edge_silence * sample_rate))
     cut = target is not None and audio.size > target
     if target is not None:
-        audio = fit_length(audio, sample_rate, target)
+        audio = fit_mono(audio, sample_rate, target)
     elif audio.size == 0:
         audio = np.zeros(round(2 * edge_silence * sample_rate) or 1, np.float32)
     return finish_speech(audio), speed, cut

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...audio import resample
 from ...errors import BackendUnavailableError
 from .compose import Composition
 from .plan import MusicPlan
@@ -249,7 +250,7 @@ def render_composition(comp: Composition, plan: MusicPlan, sample_rate: int, sou
                        reverb: float = 0.25, peak: float | None = 0.89) -> np.ndarray:
     """Stereo float32 audio, exactly ``round(comp.duration * sample_rate)`` samples, scaled to ``peak``
     (None: unscaled)."""
-    from scipy.signal import butter, resample_poly, sosfilt
+    from scipy.signal import butter, sosfilt
 
     rate = sample_rate if sample_rate in NATIVE_RATES else 48000
     with _synth(soundfont, rate) as (synth, sfid):
@@ -272,8 +273,7 @@ def render_composition(comp: Composition, plan: MusicPlan, sample_rate: int, sou
         dry = sosfilt(sos.astype(np.float32), dry, axis=1).astype(np.float32, copy=False)
 
     if rate != sample_rate:
-        g = math.gcd(rate, sample_rate)
-        dry = resample_poly(dry, sample_rate // g, rate // g, axis=1)
+        dry = resample(dry, rate, sample_rate)
     n = round(comp.duration * sample_rate)
     if dry.shape[1] < n:
         dry = np.pad(dry, ((0, 0), (0, n - dry.shape[1])))
