@@ -11,6 +11,14 @@ from fractions import Fraction
 import numpy as np
 
 
+def as_channels(audio: np.ndarray) -> np.ndarray:
+    """float32 (channels, samples) from a 1-D or 2-D array."""
+    a = np.asarray(audio, dtype=np.float32)
+    if a.ndim == 1:
+        a = a[np.newaxis, :]
+    return a
+
+
 def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """Polyphase resampling along the last axis (exact rational ratio), as float32."""
     if int(sr_in) == int(sr_out) or audio.shape[-1] == 0:
@@ -24,9 +32,7 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 def fit_length(audio: np.ndarray, n: int, sample_rate: int, fade_seconds: float = 0.02) -> np.ndarray:
     """``(channels, samples)`` float32 of exactly ``n`` samples: trim (with a short fade-out so the cut does
     not click) or pad with silence. A 1-D input becomes one channel."""
-    a = np.asarray(audio, dtype=np.float32)
-    if a.ndim == 1:
-        a = a[np.newaxis, :]
+    a = as_channels(audio)
     if a.shape[1] > n:
         a = a[:, :n].copy()
         f = min(n, int(fade_seconds * sample_rate))

@@ -11,7 +11,8 @@ Nothing here imports torch, transformers or diffusers at module import: :func:`i
   many backend instances ask for it (:func:`load_model`);
 * local-directory or hub-id model sources, with offline hub failures turned into a message that says how to
   bring the weights over (``--set NAME.model=/path``);
-* seeds derived from the events, resampling, exact lengths and crossfades (numpy / scipy only).
+* seeds derived from the events, crossfades and windows; resampling and exact lengths come from
+  :mod:`storyaudio.audio` (numpy / scipy only).
 * :class:`NeuralBackend`, the base class of the three backends (thread safety, install hint, lazy model,
   ``render`` as a batch of one).
 """
@@ -26,12 +27,13 @@ import sys
 import threading
 import warnings
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Callable, ClassVar, Iterable, Sequence, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..audio import as_channels, fit_length  # noqa: F401  (fit_length: the backends call nn_.fit_length)
+from ..audio import resample as _resample
 from ..errors import BackendUnavailableError, OptionError
 from .base import Backend, Clip, Event
 
@@ -349,36 +351,9 @@ def seed_torch(seed: int, backend: str) -> None:
 
 
 # -- audio helpers ----------------------------------------------------------------------------------------
-def as_channels(audio: np.ndarray) -> np.ndarray:
-    """float32 (channels, samples) from a 1-D or 2-D array."""
-    a = np.asarray(audio, dtype=np.float32)
-    if a.ndim == 1:
-        a = a[np.newaxis, :]
-    return a
-
-
 def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Polyphase resampling of (channels, samples) float audio."""
-    a = as_channels(audio)
-    if int(sr_in) == int(sr_out) or a.shape[1] == 0:
-        return a
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(int(sr_out), int(sr_in))
-    return resample_poly(a, ratio.numerator, ratio.denominator, axis=1).astype(np.float32)
-
-
-def fit_length(audio: np.ndarray, n: int, sample_rate: int, fade_seconds: float = 0.02) -> np.ndarray:
-    """Exactly ``n`` samples: trim (with a short fade-out so the cut does not click) or pad with silence."""
-    a = as_channels(audio)
-    if a.shape[1] > n:
-        a = a[:, :n].copy()
-        f = min(n, int(fade_seconds * sample_rate))
-        if f > 1:
-            a[:, n - f :] *= np.linspace(1.0, 0.0, f, dtype=np.float32)
-    elif a.shape[1] < n:
-        a = np.pad(a, ((0, 0), (0, n - a.shape[1])))
-    return a
+    """Polyphase resampling to float32 (channels, samples), a 1-D input becoming one channel."""
+    return _resample(as_channels(audio), sr_in, sr_out)
 
 
 def crossfade_join(head: np.ndarray, tail: np.ndarray, overlap: int) -> np.ndarray:
