@@ -25,9 +25,11 @@ def cache_dir() -> Path:
 
 
 def clip_key(backend: str, version: str, options: dict[str, Any], event_fields: dict[str, Any],
-             sample_rate: int) -> str:
-    blob = json.dumps({"backend": backend, "version": version, "options": options, "event": event_fields,
-                       "sample_rate": sample_rate}, sort_keys=True, default=str)
+             sample_rate: int, code: str = "") -> str:
+    """The key of a clip: everything that determines it. ``code`` is the backend's code fingerprint
+    (:func:`storyaudio.fingerprint.code_fingerprint`), so a change in the code it runs renders afresh."""
+    blob = json.dumps({"backend": backend, "version": version, "code": code, "options": options,
+                       "event": event_fields, "sample_rate": sample_rate}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:40]
 
 
@@ -49,7 +51,8 @@ class ClipCache:
             audio = np.load(audio_path, allow_pickle=False)
         except (OSError, ValueError):
             return None
-        return Clip(audio, int(meta["sample_rate"]), meta.get("detail", ""), meta.get("info", {}))
+        return Clip(audio, int(meta["sample_rate"]), meta.get("detail", ""), meta.get("info", {}),
+                    float(meta.get("level_db", 0.0)))
 
     def put(self, key: str, clip: Clip) -> None:
         if not self.enabled:
@@ -60,6 +63,6 @@ class ClipCache:
                 with open(tmp, "wb") as fh:
                     np.save(fh, clip.audio, allow_pickle=False)
             atomic_write_text(meta_path, json.dumps({"sample_rate": clip.sample_rate, "detail": clip.detail,
-                                                     "info": clip.info}, default=str))
+                                                     "info": clip.info, "level_db": clip.level_db}, default=str))
         except OSError:
             pass  # a full or read-only cache must not fail a render

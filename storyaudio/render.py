@@ -29,6 +29,7 @@ from .backends import DEFAULTS, KINDS, Backend, build_backend, get_backend_class
 from .backends.base import Clip
 from .backends.base import Event as BackendEvent
 from .cache import ClipCache, clip_key
+from .fingerprint import code_fingerprint
 from .casting import Character, cast_characters
 from .errors import BackendUnavailableError, OptionError, RenderError, StoryAudioError
 from .mix.loudness import normalize_gain
@@ -223,7 +224,7 @@ class _ClipRenderer:
 
     def _key(self, backend: Backend, bev: BackendEvent) -> str:
         return clip_key(backend.name, backend.version, backend.options.model_dump(mode="json"),
-                        bev.cache_fields(), self.sr)
+                        bev.cache_fields(), self.sr, code_fingerprint(type(backend).__module__))
 
     def run(self, events: Sequence[Event]) -> dict[int, Clip]:
         out: dict[int, Clip] = {}
@@ -242,11 +243,8 @@ class _ClipRenderer:
                 todo.setdefault(id(backend), (backend, []))[1].append((ev, bev, key))
         tasks: list[tuple[Backend, list[tuple[Event, BackendEvent, str]]]] = []
         for backend, items in todo.values():
-            if type(backend).render_batch is not Backend.render_batch:
-                size = max(1, int(getattr(backend.options, "batch_size", 8)))
-                tasks += [(backend, items[i : i + size]) for i in range(0, len(items), size)]
-            else:
-                tasks += [(backend, [item]) for item in items]
+            size = backend.batch_size
+            tasks += [(backend, items[i : i + size]) for i in range(0, len(items), size)]
         if not tasks:
             return out
         bar = _progress(self.progress, sum(len(t[1]) for t in tasks))
@@ -278,10 +276,13 @@ class _ClipRenderer:
 
     def _accept(self, ev: Event, clip: Clip) -> Clip:
         if clip.sample_rate != self.sr:
-            clip = Clip(resample(clip.audio, clip.sample_rate, self.sr), self.sr, clip.detail, clip.info)
+            clip = Clip(resample(clip.audio, clip.sample_rate, self.sr), self.sr, clip.detail, clip.info,
+                        clip.level_db)
         if not np.all(np.isfinite(clip.audio)):
             raise RenderError(f"the {ev.backend} backend returned NaN or infinite samples.", row=ev.row)
         ev.detail, ev.info = clip.detail, dict(clip.info)
+        if clip.level_db:
+            ev.info["level_db"] = clip.level_db
         return clip
 
 

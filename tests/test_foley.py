@@ -187,8 +187,8 @@ def test_modifier_words_are_recorded(backend):
     mods = clip.info["modifiers"]
     assert mods["intensity"] > 0.7 and mods["distance"] > 0.5 and mods["room"] > 0.5
     assert "heavy" in clip.detail
-    assert clip.info["level_db"] < -10  # far away outweighs heavy
-    assert render(backend, "heavy rain", 1.0).info["level_db"] > 3
+    assert clip.level_db < -10  # far away outweighs heavy
+    assert render(backend, "heavy rain", 1.0).level_db > 3
 
 
 # -- matching ---------------------------------------------------------------------------------------------

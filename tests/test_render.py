@@ -51,7 +51,7 @@ class QuietBackend(Backend):
     def render(self, event, sample_rate):
         n = round((event.duration or 1.0) * sample_rate)
         noise = np.random.default_rng(event.seed).standard_normal((1, n)).astype(np.float32) * 0.1
-        return Clip(noise, sample_rate, "quiet noise", {"level_db": -6.0})
+        return Clip(noise, sample_rate, "quiet noise", level_db=-6.0)
 
 
 class NanBackend(Backend):

@@ -67,6 +67,7 @@ class NeuralOptions(BaseModel):
     )
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="fixed seed overriding the script's seeds")
     batch_size: int = Field(8, ge=1, le=64, description="most rows (or text chunks) in one generate call")
+    default_seconds: float = Field(10.0, gt=0, le=600, description="length of a row that gives none (music, effects)")
 
 
 # -- lazy imports -----------------------------------------------------------------------------------------
@@ -413,15 +414,19 @@ def to_numpy(tensor: Any) -> np.ndarray:
 
 
 # -- the backend scaffolding ------------------------------------------------------------------------------
-class NeuralBackend(Backend):
+NO = TypeVar("NO", bound=NeuralOptions)
+
+
+class NeuralBackend(Backend[NO]):
     """What the neural backends share: not thread-safe (they seed the global torch generator and share one
     model per process), the install hint, a lazily loaded model in ``self._loaded``, and ``render`` as a batch
-    of one. Subclasses implement ``_load`` and ``render_batch`` (``render.py`` batches a backend whose
-    ``render_batch`` is not :class:`Backend`'s). Importing this module imports no torch."""
+    of one. Subclasses implement ``_load`` and ``render_batch`` (``batching`` is on: the renderer groups
+    their rows ``batch_size`` at a time). Importing this module imports no torch."""
 
     requires: ClassVar[tuple[str, ...]] = ("torch", "transformers")
     install_hint: ClassVar[str] = INSTALL_HINT
     thread_safe: ClassVar[bool] = False  # seeds the global torch generator
+    batching: ClassVar[bool] = True
 
     def __init__(self, options=None):
         super().__init__(options)
@@ -434,12 +439,12 @@ class NeuralBackend(Backend):
         raise NotImplementedError  # not Backend's default, which calls render(): that would recurse
 
     def _seconds(self, e: Event) -> float:
-        """The row's duration, or the ``default_seconds`` option (backends whose options have one)."""
-        return float(e.duration) if e.duration is not None else self.options.default_seconds  # type: ignore[attr-defined]
+        """The row's duration, or the ``default_seconds`` option."""
+        return float(e.duration) if e.duration is not None else self.options.default_seconds
 
     def info_seed(self, e: Event) -> int | None:
         """The seed a clip's info reports: the ``seed`` option when set, else the row's."""
-        return e.seed if self.options.seed is None else self.options.seed  # type: ignore[attr-defined]
+        return e.seed if self.options.seed is None else self.options.seed
 
     def close(self) -> None:
         self._loaded = None  # the process-wide cache keeps the model for other instances

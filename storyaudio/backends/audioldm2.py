@@ -37,10 +37,9 @@ class AudioLDM2Options(nn_.NeuralOptions):
     default_seconds: float = Field(5.0, gt=0, le=600, description="length when a row gives none")
 
 
-class AudioLDM2Backend(nn_.NeuralBackend):
+class AudioLDM2Backend(nn_.NeuralBackend[AudioLDM2Options]):
     name = "audioldm2"
     kinds = ("sound_effect",)
-    version = "1"
     description = "AudioLDM 2 neural sound effects (diffusers): any effect from a text prompt; GPU advised."
     Options = AudioLDM2Options
     requires = ("torch", "diffusers", "transformers")
@@ -72,7 +71,7 @@ class AudioLDM2Backend(nn_.NeuralBackend):
         return int(pipe.vocoder.config.sampling_rate)
 
     def render_batch(self, events: Sequence[Event], sample_rate: int) -> list[Clip]:
-        opts: AudioLDM2Options = self.options  # type: ignore[assignment]
+        opts = self.options
         if not events:
             return []
         torch = nn_.import_torch(self.name)

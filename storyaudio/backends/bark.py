@@ -133,10 +133,9 @@ def _valid_preset(data: Any) -> dict[str, np.ndarray] | None:
     return {k: out[k].astype(np.int64) for k in PROMPT_KEYS}
 
 
-class BarkBackend(nn_.NeuralBackend):
+class BarkBackend(nn_.NeuralBackend[BarkOptions]):
     name = "bark"
     kinds = ("speech",)
-    version = "1"
     description = "Bark neural speech (transformers BarkModel): expressive voices from speaker presets; GPU advised."
     Options = BarkOptions
     _loaded: tuple[Any, Any, str, Any] | None
@@ -151,7 +150,7 @@ class BarkBackend(nn_.NeuralBackend):
     def _load(self):
         if self._loaded is not None:
             return self._loaded
-        opts: BarkOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         source, processor, model, device, dtype = nn_.load_transformers_pair(self.name, opts, "BarkModel")
         self._source = source
         self._loaded = (processor, model, device, dtype)
@@ -165,7 +164,7 @@ class BarkBackend(nn_.NeuralBackend):
 
     # -- voices -------------------------------------------------------------------------------------------
     def _preset_dirs(self) -> list[str]:
-        opts: BarkOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         dirs = []
         if opts.voices_dir:
             dirs.append(os.path.expanduser(opts.voices_dir))
@@ -230,11 +229,13 @@ class BarkBackend(nn_.NeuralBackend):
                 return data, cand
         # the hub layout: speaker_embeddings_path.json maps each preset to three .npy files
         processor, _, _, _ = self._load()
+        source = self._source
+        assert source is not None  # set by _load
         table = getattr(processor, "speaker_embeddings", None) or {}
         if name in table and isinstance(table[name], dict):
             from transformers.utils import cached_file
 
-            repo = table.get("repo_or_path") or self._source.ref  # type: ignore[union-attr]
+            repo = table.get("repo_or_path") or source.ref
             arrays = {}
             for k in PROMPT_KEYS:
                 rel = table[name].get(k)
@@ -242,7 +243,7 @@ class BarkBackend(nn_.NeuralBackend):
                     break
                 try:
                     p = cached_file(
-                        repo, rel, local_files_only=self._source.local_files_only,  # type: ignore[union-attr]
+                        repo, rel, local_files_only=source.local_files_only,
                         _raise_exceptions_for_missing_entries=False, _raise_exceptions_for_connection_errors=False,
                     )
                 except OSError:
@@ -257,7 +258,7 @@ class BarkBackend(nn_.NeuralBackend):
 
     # -- rendering ----------------------------------------------------------------------------------------
     def render_batch(self, events: Sequence[Event], sample_rate: int) -> list[Clip]:
-        opts: BarkOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         torch = nn_.import_torch(self.name)
         processor, model, device, _dtype = self._load()
         sr_model = self.model_sample_rate

@@ -2,11 +2,16 @@
 
 A backend is small:
 
-* ``name`` (what ``--use KIND=NAME`` says), ``kinds`` (which audio types it can render), ``version`` (bump it
-  whenever output for the same input changes: it is part of the cache key), ``description``;
-* ``Options``: a pydantic model with ``extra="forbid"``; ``--set NAME.key=value`` fills it;
+* ``name`` (what ``--use KIND=NAME`` says), ``kinds`` (which audio types it can render), ``description``;
+* ``Options``: a pydantic model with ``extra="forbid"``; ``--set NAME.key=value`` fills it. ``Backend`` is
+  generic over it: ``class PiperBackend(Backend[PiperOptions])`` makes ``self.options`` a ``PiperOptions``;
 * ``requires``: the import names it needs (checked without importing them) and ``install_hint``;
-* ``render(event, sample_rate) -> Clip``; optionally ``render_batch`` for backends that batch (neural models);
+* ``render(event, sample_rate) -> Clip``; backends that render several rows in one call set ``batching = True``
+  and implement ``render_batch`` (``batch_size`` rows at most: the option of that name when the Options have
+  one);
+* the clip cache keys every clip on a fingerprint of the backend's code (its module and every module of its
+  package and of storyaudio it imports, found by reading the source), so a change to shared code renders
+  afresh; ``version`` is only for what the source does not show (model weights, data files);
 * speech backends also list ``voices()`` so the planner can cast characters; effect backends may offer
   ``search(text)`` for ``storyaudio effects``.
 
@@ -20,7 +25,7 @@ import hashlib
 import importlib.util
 import shutil
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Generic, Sequence, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -76,13 +81,16 @@ class Clip:
     """Rendered audio: float32 ``(channels, samples)`` at ``sample_rate``; ``detail`` says what made it
     (the voice, the instruments, the effect) in words; ``info`` holds the same as data for timeline.json.
 
-    The core normalises every clip to its row's loudness target; ``info["level_db"]`` (optional) shifts that
-    target for this clip, so words like "distant" or "light" stay quieter than the row's volume."""
+    The core normalises every clip to its row's loudness target; ``level_db`` shifts that target for this
+    clip (in dB, usually negative), so words like "distant" or "light" stay quieter than the row's volume.
+    The core owns the clip's final rate and length: it resamples to the render's rate and fits the clip to its
+    slot, so a backend returns what it made (near the asked length) at whatever rate it works in."""
 
     audio: np.ndarray
     sample_rate: int
     detail: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    level_db: float = 0.0
 
     def __post_init__(self) -> None:
         a = np.asarray(self.audio, dtype=np.float32)
@@ -119,11 +127,16 @@ class Match:
     description: str = ""
 
 
-class Backend:
+O = TypeVar("O", bound=BaseModel)
+
+
+class Backend(Generic[O]):
     """Base class of every backend. Subclasses set the class attributes and implement ``render``."""
 
     name: ClassVar[str] = ""
     kinds: ClassVar[tuple[str, ...]] = ()
+    #: Bump only for what the code does not show (new weights, new data files); code changes reach the cache
+    #: key through :func:`storyaudio.fingerprint.code_fingerprint`.
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
     Options: ClassVar[type[BaseModel]] = NoOptions
@@ -132,9 +145,24 @@ class Backend:
     install_hint: ClassVar[str] = ""
     #: True when render() may be called from several threads at once.
     thread_safe: ClassVar[bool] = True
+    #: True when ``render_batch`` renders several events in one call (neural models); the renderer then groups
+    #: rows of this backend ``batch_size`` at a time.
+    batching: ClassVar[bool] = False
+    #: Group size for batching backends whose Options have no ``batch_size`` field.
+    default_batch_size: ClassVar[int] = 8
 
-    def __init__(self, options: BaseModel | None = None):
-        self.options = options if options is not None else self.Options()
+    options: O
+
+    def __init__(self, options: O | None = None):
+        self.options = options if options is not None else self.Options()  # type: ignore[assignment]
+
+    @property
+    def batch_size(self) -> int:
+        """Most rows one ``render_batch`` call takes: the ``batch_size`` option when the Options declare one,
+        else ``default_batch_size``; 1 for a backend that does not batch."""
+        if not self.batching:
+            return 1
+        return max(1, int(getattr(self.options, "batch_size", self.default_batch_size)))
 
     # -- availability -------------------------------------------------------------------------------------
     @classmethod
@@ -156,7 +184,8 @@ class Backend:
         raise NotImplementedError
 
     def render_batch(self, events: Sequence[Event], sample_rate: int) -> list[Clip]:
-        """Render several events at once. The default renders one by one; neural backends batch."""
+        """Render several events at once. The default renders one by one; backends with ``batching = True``
+        render them in one call."""
         return [self.render(e, sample_rate) for e in events]
 
     def voices(self) -> list[Voice]:

@@ -99,10 +99,9 @@ class EspeakOptions(BaseModel):
     program: str = Field("espeak-ng", description="the espeak-ng executable (name on PATH or a path)")
 
 
-class EspeakBackend(Backend):
+class EspeakBackend(Backend[EspeakOptions]):
     name = "espeak"
     kinds = ("speech",)
-    version = "1"
     description = (f"Formant speech from espeak-ng: {len(ESPEAK_CATALOGUE)} voices, robots, 100+ languages; "
                    "fast, robotic, harder to understand than piper.")
     Options = EspeakOptions
@@ -118,7 +117,7 @@ class EspeakBackend(Backend):
         return _BY_NAME[name][1]
 
     def _program(self) -> str:
-        opts: EspeakOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         path = shutil.which(opts.program)
         if path is None:
             raise BackendUnavailableError(f"the espeak backend needs the '{opts.program}' program. Install: "
@@ -126,7 +125,7 @@ class EspeakBackend(Backend):
         return path
 
     def _ssml(self, text: str, english: bool, speed: float) -> str:
-        opts: EspeakOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         segs = text_segments(text, opts.sentence_pause, 400, english and opts.normalize_text)
         parts = []
         for k, seg in enumerate(segs):
@@ -136,7 +135,7 @@ class EspeakBackend(Backend):
         return "<speak>" + " ".join(parts) + "</speak>"
 
     def _run(self, text: str, recipe: EspeakRecipe, speed: float) -> tuple[np.ndarray, int]:
-        opts: EspeakOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         language = opts.language or recipe.accent
         english = language.lower().startswith("en")
         wpm = round(min(450, max(80, recipe.speed * opts.pace * speed)))
@@ -154,7 +153,7 @@ class EspeakBackend(Backend):
         return _parse_wav(proc.stdout)
 
     def _render_once(self, text: str, recipe: EspeakRecipe, speed: float, sample_rate: int) -> np.ndarray:
-        opts: EspeakOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         if not re.search(r"\w", text):
             return np.zeros(0, np.float32)
         audio, rate = self._run(text, recipe, speed)
@@ -164,7 +163,7 @@ class EspeakBackend(Backend):
     def render(self, event: Event, sample_rate: int) -> Clip:
         if event.kind != "speech":
             raise RenderError(f"the espeak backend renders speech, not {event.kind}", event.row)
-        opts: EspeakOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         name = event.voice or ESPEAK_CATALOGUE[0][0].name
         if name not in _BY_NAME:
             raise RenderError(f"the espeak backend has no voice '{name}'; its voices: {', '.join(_BY_NAME)}",

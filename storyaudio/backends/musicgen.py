@@ -39,13 +39,11 @@ class MusicGenOptions(nn_.NeuralOptions):
     prompt_seconds: float = Field(10.0, gt=0, le=25, description="audio context of each continuation window")
     crossfade_seconds: float = Field(1.0, ge=0, le=10, description="crossfade between windows")
     bucket_seconds: float = Field(5.0, gt=0, le=60, description="rows within this much length share a call")
-    default_seconds: float = Field(10.0, gt=0, le=600, description="length when a row gives none")
 
 
-class MusicGenBackend(nn_.NeuralBackend):
+class MusicGenBackend(nn_.NeuralBackend[MusicGenOptions]):
     name = "musicgen"
     kinds = ("music",)
-    version = "1"
     description = "MusicGen neural music (transformers): text-prompted beds of any length; GPU advised."
     Options = MusicGenOptions
     _loaded: tuple[Any, Any, str, Any] | None
@@ -53,7 +51,7 @@ class MusicGenBackend(nn_.NeuralBackend):
     def _load(self):
         if self._loaded is not None:
             return self._loaded
-        opts: MusicGenOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         _, processor, model, device, dtype = nn_.load_transformers_pair(
             self.name, opts, "MusicgenForConditionalGeneration"
         )
@@ -72,7 +70,7 @@ class MusicGenBackend(nn_.NeuralBackend):
     def _generate(self, texts: list[str], frames: int, seed: int, prompts: np.ndarray | None = None) -> np.ndarray:
         """One generate call: ``frames`` new frames for every text (after the optional audio prompts, shaped
         (rows, channels, samples)). Returns (rows, channels, samples) at the model rate, prompt included."""
-        opts: MusicGenOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         torch = nn_.import_torch(self.name)
         processor, model, device, dtype = self._load()
         sr, _hop, codebooks, _channels = self._facts()
@@ -100,7 +98,7 @@ class MusicGenBackend(nn_.NeuralBackend):
 
     # -- rendering ----------------------------------------------------------------------------------------
     def render_batch(self, events: Sequence[Event], sample_rate: int) -> list[Clip]:
-        opts: MusicGenOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         if not events:
             return []
         sr, hop, _codebooks, _channels = self._facts()
@@ -140,7 +138,7 @@ class MusicGenBackend(nn_.NeuralBackend):
 
     def _make(self, texts: list[str], total: int, seeds: list[int]) -> tuple[np.ndarray, int]:
         """(rows, channels, samples) of at least ``total`` frames for every text, and how many windows it took."""
-        opts: MusicGenOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         sr, hop, _codebooks, _channels = self._facts()
         window = max(1, int(opts.window_seconds * sr / hop))
         seed = nn_.batch_seed(seeds)

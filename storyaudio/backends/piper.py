@@ -240,10 +240,9 @@ def finish_speech(audio: np.ndarray, peak: float = 0.9) -> np.ndarray:
 
 # -- the backend -------------------------------------------------------------------------------------------
 
-class PiperBackend(Backend):
+class PiperBackend(Backend[PiperOptions]):
     name = "piper"
     kinds = ("speech",)
-    version = "1"
     description = ("Natural offline speech: the bundled Piper voice (en_US-joe-medium) made into "
                    f"{len(CATALOGUE)} distinct voices with Praat formant and pitch changes.")
     Options = PiperOptions
@@ -272,7 +271,7 @@ class PiperBackend(Backend):
         with self._load_lock:
             if self._voice is not None:
                 return self._voice
-            opts: PiperOptions = self.options  # type: ignore[assignment]
+            opts = self.options
             try:
                 import onnxruntime
                 from piper import PiperVoice
@@ -326,7 +325,7 @@ class PiperBackend(Backend):
         """Base-rate audio for ``text`` with the recipe's Piper settings, before any voice change."""
         from piper import SynthesisConfig
 
-        opts: PiperOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         voice = self._piper()
         rate = int(voice.config.sample_rate)
         cfg = SynthesisConfig(
@@ -352,7 +351,7 @@ class PiperBackend(Backend):
         return np.concatenate(parts), rate
 
     def _change_voice(self, audio: np.ndarray, rate: int, recipe: Recipe) -> np.ndarray:
-        opts: PiperOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         pitch_range = recipe.pitch_range * opts.pitch_range
         if audio.size < rate // 10 or (not recipe.modifies and opts.pitch_range == 1.0):
             return audio
@@ -371,7 +370,7 @@ class PiperBackend(Backend):
         return out
 
     def _render_once(self, text: str, recipe: Recipe, speed: float, sample_rate: int) -> np.ndarray:
-        opts: PiperOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         base, rate = self._synth(text, recipe, speed)
         if base.size == 0:
             return base
@@ -382,7 +381,7 @@ class PiperBackend(Backend):
     def render(self, event: Event, sample_rate: int) -> Clip:
         if event.kind != "speech":
             raise RenderError(f"the piper backend renders speech, not {event.kind}", event.row)
-        opts: PiperOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         name = event.voice or CATALOGUE[0].voice.name
         if name not in _BY_NAME:
             raise RenderError(f"the piper backend has no voice '{name}'; its voices: {', '.join(_BY_NAME)}",

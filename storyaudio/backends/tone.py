@@ -30,10 +30,9 @@ class ToneOptions(BaseModel):
     default_seconds: float = Field(3.0, gt=0, le=600, description="length when the event gives none")
 
 
-class ToneBackend(Backend):
+class ToneBackend(Backend[ToneOptions]):
     name = "tone"
     kinds = ("speech", "music", "sound_effect")
-    version = "1"
     description = "Test double: buzz for speech, chords for music, noise for effects (numpy only, instant)."
     Options = ToneOptions
 
@@ -41,7 +40,7 @@ class ToneBackend(Backend):
         return list(_VOICES)
 
     def render(self, event: Event, sample_rate: int) -> Clip:
-        opts: ToneOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         rng = rng_for(event.content, event.seed, event.voice)
         if event.kind == "speech":
             words = max(1, len(event.content.split()))

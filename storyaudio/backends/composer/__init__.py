@@ -37,10 +37,9 @@ class ComposerOptions(BaseModel):
         return v
 
 
-class ComposerBackend(Backend):
+class ComposerBackend(Backend[ComposerOptions]):
     name = "composer"
     kinds = ("music",)
-    version = "1"
     description = ("Rule-based composer: description -> plan -> multitrack composition -> General MIDI "
                    "SoundFont rendering (offline, fast).")
     Options = ComposerOptions
@@ -50,14 +49,14 @@ class ComposerBackend(Backend):
     thread_safe = True  # concurrent renders borrow separate synths from a pool
 
     def plan(self, event: Event) -> MusicPlan:
-        opts: ComposerOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         return make_plan(event.content, event.seed, event.layout, style=opts.style, tempo=opts.tempo)
 
     def render(self, event: Event, sample_rate: int) -> Clip:
         from .compose import compose
         from .render import find_soundfont, render_composition
 
-        opts: ComposerOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         soundfont = find_soundfont(opts.soundfont)
         plan = self.plan(event)
         duration = event.duration if event.duration is not None else (3.0 if event.layout == "foreground"

@@ -35,10 +35,9 @@ class FoleyOptions(BaseModel):
     default_seconds: float = Field(4.0, gt=0, le=600, description="length when the event gives none")
 
 
-class FoleyBackend(Backend):
+class FoleyBackend(Backend[FoleyOptions]):
     name = "foley"
     kinds = ("sound_effect",)
-    version = "1"
     description = ("Procedural sound effects: 50+ synthesised recipes (weather, water, fire, city, nature, "
                    "domestic, machines, transitions, sci-fi, crowds) chosen by text, offline and instant.")
     Options = FoleyOptions
@@ -58,7 +57,7 @@ class FoleyBackend(Backend):
                 if self._matcher is None:
                     from . import match
 
-                    kind = self.options.matcher  # type: ignore[attr-defined]
+                    kind = self.options.matcher
                     if kind in ("embedding", "hybrid") and not match.embedding_available():
                         raise BackendUnavailableError(
                             f"foley.matcher={kind} needs torch, sentence-transformers and the all-MiniLM-L6-v2 "
@@ -83,14 +82,14 @@ class FoleyBackend(Backend):
         """What ``render`` would play for ``text``: layers with scores, parameters, modifiers."""
         from . import match
 
-        opts: FoleyOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         return match.plan(text, self._get_matcher(), background, opts.min_score, opts.max_layers)
 
     # -- rendering --------------------------------------------------------------------------------------
     def render(self, event: Event, sample_rate: int) -> Clip:
         from . import dsp, recipes
 
-        opts: FoleyOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         background = event.layout == "background"
         p = self.plan(event.content, background)
         seconds = float(event.duration) if event.duration else opts.default_seconds
@@ -121,7 +120,10 @@ class FoleyBackend(Backend):
             floor = dsp.rumble(rng, n, sr, 400.0, 2)
             mix += (0.01 * floor / (dsp.rms(floor) + 1e-12)).astype(np.float32)
             mix -= mix.mean(axis=1, keepdims=True)
-        return Clip(mix.astype(np.float32), sr, self._detail(p, used), self._info(p))
+        # the level the modifiers ask for, relative to a medium-intensity sound at the microphone (light/heavy
+        # +-6 dB, distance up to -20 dB): the core's loudness normalisation adds it back
+        level_db = round(float(20 * np.log10(_level(p.params))), 1)
+        return Clip(mix.astype(np.float32), sr, self._detail(p, used), self._info(p), level_db=level_db)
 
     @staticmethod
     def _detail(p, used) -> str:
@@ -155,9 +157,6 @@ class FoleyBackend(Backend):
             "modifiers": p.modifiers,
             "best_effort": p.best_effort,
             "matcher": p.matcher,
-            # the level the modifiers ask for, relative to a medium-intensity sound at the microphone
-            # (light/heavy +-6 dB, distance up to -20 dB): a loudness normaliser can add it back
-            "level_db": round(float(20 * np.log10(_level(p.params))), 1),
         }
 
 
