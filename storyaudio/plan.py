@@ -98,11 +98,14 @@ def event_seed(base_seed: int, kind: str, content: str, occurrence: int) -> int:
 
 
 def plan(script: Script, backends: dict[str, str], casting: dict[str, str], sample_rate: int,
-         seed: int = 0, speech_gap: float = 0.35) -> Timeline:
+         seed: int = 0, speech_gap: float = 0.35, reseed: dict[int, int] | None = None) -> Timeline:
     """Build the timeline's events with everything known before rendering.
 
-    ``backends`` maps audio type to backend name; ``casting`` maps character to voice name.
+    ``backends`` maps audio type to backend name; ``casting`` maps character to voice name; ``reseed`` maps a
+    row to a take number that gives it another seed (a new take of that row alone, as the studio's
+    "Re-render row" asks; take 0 is the row's usual seed).
     """
+    reseed = reseed or {}
     descriptions = {c.name: c.description for c in script.cast}
     pans = {name: PAN_POSITIONS[i % len(PAN_POSITIONS)] for i, name in enumerate(script.characters())}
     begins: dict[int, Event] = {}
@@ -122,7 +125,7 @@ def plan(script: Script, backends: dict[str, str], casting: dict[str, str], samp
         ev = Event(
             row=n, audio_type=row.audio_type, layout=row.layout, track=track, content=content,
             target_lufs=row.target_lufs(), backend=backends[row.audio_type],
-            seed=event_seed(seed, row.audio_type, content, occ), character=row.character,
+            seed=_take(event_seed(seed, row.audio_type, content, occ), reseed.get(n, 0)), character=row.character,
             voice=casting.get(row.character or "") if row.audio_type == "speech" else None,
             character_description=descriptions.get(row.character or ""), track_id=row.id,
             pan=pans.get(row.character or "") if row.audio_type == "speech" else None,
@@ -190,6 +193,14 @@ def place(timeline: Timeline, script: Script, lengths: dict[int, float]) -> None
     if timeline.duration > MAX_TOTAL_SECONDS:
         raise ScriptError([Problem(None, "rows", f"the piece would last {timeline.duration:.0f} s, more than the "
                                    f"{MAX_TOTAL_SECONDS:.0f} s limit.", "split it into several scripts.")])
+
+
+def _take(seed: int, take: int) -> int:
+    """The seed of another take of an event (take 0: the seed itself)."""
+    if not take:
+        return seed
+    digest = hashlib.sha256(f"{seed}|take|{take}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
 
 
 def _slug(text: str) -> str:

@@ -31,7 +31,7 @@ from .backends.base import Event as BackendEvent
 from .cache import ClipCache, clip_key
 from .fingerprint import code_fingerprint
 from .casting import Character, cast_characters
-from .errors import BackendUnavailableError, OptionError, RenderError, StoryAudioError
+from .errors import BackendUnavailableError, OptionError, Problem, RenderError, StoryAudioError
 from .mix.loudness import normalize_gain
 from .mix.master import MasterReport, get_preset, master
 from .mix.mixer import Source, Track, ducking_envelope, mix
@@ -50,6 +50,8 @@ class RenderConfig(BaseModel):
     options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="backend name -> options")
     voices: dict[str, str] = Field(default_factory=dict, description="character -> pinned voice")
     seed: int = Field(0, ge=0, description="base seed; every event derives its own from it")
+    reseed: dict[int, int] = Field(default_factory=dict,
+                                   description="row -> take number: another seed for that row alone (a new take)")
     speech_gap: float = Field(0.35, ge=0, le=5, description="seconds of pause between consecutive speech rows")
     ducking: bool = Field(True, description="lower background tracks under foreground speech")
     duck_db: float = Field(-8.0, ge=-40, le=0, description="ducking depth in dB")
@@ -82,15 +84,13 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     script = _as_script(script)
     preset = get_preset(config.preset)
 
-    # 2. Choose and build one backend per audio type the script uses.
-    backends = _build_backends(script, config)
+    # 2. Choose and build one backend per audio type the script uses; 3. cast a voice for every character.
+    backends, casting, _ = _prepare(script, config)
     names = {kind: b.name for kind, b in backends.items()}
 
-    # 3. Cast a voice for every character.
-    casting = _cast(script, backends.get("speech"), config.voices)
-
     # 4. Plan: tracks, seeds, known durations.
-    timeline = plan(script, names, casting, sr, seed=config.seed, speech_gap=config.speech_gap)
+    timeline = plan(script, names, casting, sr, seed=config.seed, speech_gap=config.speech_gap,
+                    reseed=config.reseed)
 
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.staging-", dir=_parent(outdir)))
     try:
@@ -145,7 +145,35 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     return RenderResult(outdir, final, timeline, report, renderer.rendered_rows, renderer.cached_rows)
 
 
+def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None = None) -> list[Problem]:
+    """Everything ``render`` would refuse, before any audio is made: the script (schema and rules), the
+    settings, the backends (known, installed) and the casting (pinned voices exist). Raises the same errors
+    render raises; returns the warnings (problems worth a look that do not stop a render). ``storyaudio
+    validate`` calls this, so validate and render agree."""
+    config = config or RenderConfig()
+    script = _as_script(script)
+    get_preset(config.preset)
+    backends, _, warnings = _prepare(script, config)
+    for b in backends.values():
+        b.close()
+    return warnings
+
+
 # -- steps --------------------------------------------------------------------------------------------------
+
+def _prepare(script: Script, config: RenderConfig) -> tuple[dict[str, Backend], dict[str, str], list[Problem]]:
+    """Backends per audio type, the casting, and the warnings about both (text a voice cannot speak)."""
+    backends = _build_backends(script, config)
+    casting = _cast(script, backends.get("speech"), config.voices)
+    warnings = list(getattr(script, "warnings", []))
+    speech = backends.get("speech")
+    if speech is not None:
+        for n, row in enumerate(script.rows, start=1):
+            if row.audio_type == "speech" and row.content:
+                for why in speech.text_problems(row.content, casting.get(row.character or "")):
+                    warnings.append(Problem(n, "content", why, "respell it in words the voice can say."))
+    return backends, casting, warnings
+
 
 def _as_script(script: Script | dict | str | os.PathLike) -> Script:
     if isinstance(script, Script):

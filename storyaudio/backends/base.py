@@ -192,6 +192,12 @@ class Backend(Generic[O]):
         """Speech backends: the voices casting may choose from."""
         return []
 
+    def text_problems(self, text: str, voice: str | None) -> list[str]:
+        """Speech backends: why ``voice`` cannot speak (some of) ``text``, in words (no letters at all, a
+        writing system the voice has no phonemes for); empty when it can. Checked before rendering, reported
+        as warnings."""
+        return []
+
     def search(self, text: str, top: int = 5) -> list[Match]:
         """Effect backends: the library entries closest to ``text``, best first."""
         return []
