@@ -1,9 +1,13 @@
-"""The render entry point: script in, finished files out.
+"""The pipeline: script in, finished files out (:func:`render`), and what it would refuse (:func:`check`).
 
 It reads top to bottom as the data flows: validate -> choose backends -> cast -> plan -> render the
-foreground -> place -> render the background -> normalise -> mix -> master -> deliver. Everything is written
-into a staging folder beside the output folder and moved in only when all of it succeeded, so a failed
-render never touches a previous good one.
+foreground -> place -> render the background -> normalise -> mix -> master -> deliver. Each stage returns new
+records (:mod:`storyaudio.timeline`): a Plan, a Timeline, a RenderedClip per row; nothing is changed in
+place. Everything is written into a staging folder beside the output folder and moved in only when all of it
+succeeded, so a failed render never touches a previous good one.
+
+The five stages ("plan", "clips", "mix", "master", "deliver") are timed (``RenderResult.timings`` and
+timeline.json's ``timings``) and reported to an optional ``on_progress(stage, done, total)`` callback.
 """
 
 from __future__ import annotations
@@ -14,29 +18,38 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import deliver
+from .deliver import subtitles
 from .atomic import replace_dir
 from .audio import fit_length, resample
 from .backends import DEFAULTS, KINDS, Backend, build_backend, get_backend_class
 from .backends.base import Clip
 from .backends.base import Event as BackendEvent
 from .cache import ClipCache, clip_key
+from .casting import Character, cast_characters, find_voice, voice_listing
+from .errors import (BackendUnavailableError, OptionError, Problem, RenderError, ScriptError,
+                     StoryAudioError)
 from .fingerprint import code_fingerprint
-from .casting import Character, cast_characters
-from .errors import BackendUnavailableError, OptionError, Problem, RenderError, StoryAudioError
 from .mix.loudness import normalize_gain
 from .mix.master import MasterReport, get_preset, master
 from .mix.mixer import Source, Track, ducking_envelope, mix
-from .plan import Event, Timeline, place, plan
+from .plan import place, plan
 from .script import Script, read_script
+from .timeline import Event, PlacedEvent, Plan, RenderedClip, Timeline
+
+#: ``on_progress(stage, done, total)``: called as each stage starts (done 0) and ends (done == total), and as
+#: each clip is ready during "clips" (total: every row's clip, cached ones included).
+Progress = Callable[[str, int, int], None]
+STAGES = ("plan", "clips", "mix", "master", "deliver")
 
 
 class RenderConfig(BaseModel):
@@ -66,68 +79,80 @@ class RenderConfig(BaseModel):
 
 @dataclass
 class RenderResult:
+    """What a render made. ``timeline`` says when each row plays; ``clips`` (by row) what rendering made of it
+    (clip file, detail, info, gain); ``warnings`` are the problems :func:`check` reports that did not stop the
+    render; ``timings`` the seconds each stage took (keys: :data:`STAGES`)."""
+
     outdir: Path
     files: dict[str, Path]
     timeline: Timeline
+    clips: dict[int, RenderedClip]
     loudness: MasterReport
     rendered_rows: list[int] = field(default_factory=list)
     cached_rows: list[int] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
-           config: RenderConfig | None = None) -> RenderResult:
+           config: RenderConfig | None = None, *, on_progress: Progress | None = None) -> RenderResult:
+    """Render ``script`` (a Script, a script dict, or a script file) into ``outdir``. ``on_progress`` (see
+    :data:`Progress`) hears each stage start and end and each clip as it is ready; an exception it raises
+    stops the render (the previous output stays)."""
     config = config or RenderConfig()
     outdir = Path(outdir)
     sr = config.sample_rate
+    stages = _Stages(on_progress, _progress_bar(config.progress))
+    stages.begin("plan")
 
     # 1. Validate the script and the settings (before any work, so bad input costs nothing).
     script = _as_script(script)
     preset = get_preset(config.preset)
 
-    # 2. Choose and build one backend per audio type the script uses; 3. cast a voice for every character.
-    backends, casting, _ = _prepare(script, config)
-    names = {kind: b.name for kind, b in backends.items()}
-
-    # 4. Plan: tracks, seeds, known durations.
-    timeline = plan(script, names, casting, sr, seed=config.seed, speech_gap=config.speech_gap,
-                    reseed=config.reseed)
+    # 2. Choose and build one backend per audio type the script uses; 3. cast a voice for every character;
+    # 4. plan: tracks, seeds, known durations.
+    backends, planned, warnings = _prepare(script, config)
 
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.staging-", dir=_parent(outdir)))
     try:
-        renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, config.jobs, config.progress)
+        stages.begin("clips", total=len(planned.events))
+        renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, config.jobs, stages.step)
 
         # 5. Render the foreground; speech lengths become known.
-        clips = renderer.run(timeline.foreground)
-        lengths = {ev.row: clips[ev.row].seconds for ev in timeline.foreground}
+        clips = renderer.run([_ask(ev, ev.requested) for ev in planned.foreground])
+        lengths = {row: clip.seconds for row, clip in clips.items()}
 
         # 6. Place every event in time; background spans follow from the foreground.
-        place(timeline, script, lengths)
+        timeline = place(planned, script, lengths)
 
         # 7. Render the background at the exact length of its span.
-        for ev in timeline.background:
-            ev.requested = ev.duration
-        clips.update(renderer.run(timeline.background))
+        clips.update(renderer.run([_ask(ev, ev.span) for ev in timeline.background]))
 
         # 8. Fit each clip to its slot, normalise it to its row's loudness, and write clips/.
         clip_dir = staging / "clips"
         clip_dir.mkdir()
-        for ev in timeline.events:
-            _write_clip(ev, clips.pop(ev.row), clip_dir, sr)
+        rendered = {ev.row: _write_clip(ev, clips.pop(ev.row), clip_dir, sr) for ev in timeline.events}
 
         # 9. Mix the tracks in blocks from the clip files (with ducking, pan and fades); write stems/.
-        n_samples = int(round(timeline.duration * sr)) + int(0.25 * sr)  # a short tail of room after the end
-        mixed = _mix(timeline, staging, n_samples, config)
+        stages.begin("mix")
+        mixed = _mix(timeline, rendered, staging, config)
 
         # 10. Master to the preset: integrated loudness and a true-peak limiter.
+        stages.begin("master")
         mastered, report = master(mixed, sr, preset)
         del mixed
 
         # 11. Deliver the files.
-        files = _deliver(staging, script, timeline, mastered, report, config)
+        stages.begin("deliver")
+        files = _deliver(staging, script, timeline, rendered, mastered, report, config)
+        stages.end()
+        files["timeline.json"] = deliver.write_json(staging / "timeline.json",
+                                                    deliver.timeline_dict(timeline, rendered, stages.timings))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
+        stages.close()
         for b in backends.values():
             b.close()
 
@@ -142,14 +167,16 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
             os.replace(path, target)
         final[name] = target
     shutil.rmtree(staging, ignore_errors=True)
-    return RenderResult(outdir, final, timeline, report, renderer.rendered_rows, renderer.cached_rows)
+    return RenderResult(outdir, final, timeline, rendered, report, renderer.rendered_rows, renderer.cached_rows,
+                        warnings, dict(stages.timings))
 
 
 def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None = None) -> list[Problem]:
     """Everything ``render`` would refuse, before any audio is made: the script (schema and rules), the
-    settings, the backends (known, installed) and the casting (pinned voices exist). Raises the same errors
-    render raises; returns the warnings (problems worth a look that do not stop a render). ``storyaudio
-    validate`` calls this, so validate and render agree."""
+    settings, the backends (known, installed), the casting (pinned voices exist) and the plan. Raises the
+    same errors render raises; returns the warnings (problems worth a look that do not stop a render; render
+    puts them on ``RenderResult.warnings``). ``storyaudio validate`` calls this, so validate and render
+    agree."""
     config = config or RenderConfig()
     script = _as_script(script)
     get_preset(config.preset)
@@ -161,18 +188,25 @@ def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None
 
 # -- steps --------------------------------------------------------------------------------------------------
 
-def _prepare(script: Script, config: RenderConfig) -> tuple[dict[str, Backend], dict[str, str], list[Problem]]:
-    """Backends per audio type, the casting, and the warnings about both (text a voice cannot speak)."""
+def _prepare(script: Script, config: RenderConfig) -> tuple[dict[str, Backend], Plan, list[Problem]]:
+    """What render and check share: the backends per audio type, the casting and the plan, and the warnings
+    about them (text a voice cannot speak). A failure closes the backends it built."""
     backends = _build_backends(script, config)
-    casting = _cast(script, backends.get("speech"), config.voices)
-    warnings = list(getattr(script, "warnings", []))
-    speech = backends.get("speech")
-    if speech is not None:
+    try:
+        speech = backends.get("speech")
+        casting = _cast(script, speech, config.voices)
+        planned = plan(script, {kind: b.name for kind, b in backends.items()}, casting, config.sample_rate,
+                       seed=config.seed, speech_gap=config.speech_gap, reseed=config.reseed)
+        warnings = list(getattr(script, "warnings", []))
         for n, row in enumerate(script.rows, start=1):
-            if row.audio_type == "speech" and row.content:
+            if speech is not None and row.audio_type == "speech" and row.content:
                 for why in speech.text_problems(row.content, casting.get(row.character or "")):
                     warnings.append(Problem(n, "content", why, "respell it in words the voice can say."))
-    return backends, casting, warnings
+    except BaseException:
+        for b in backends.values():
+            b.close()
+        raise
+    return backends, planned, warnings
 
 
 def _as_script(script: Script | dict | str | os.PathLike) -> Script:
@@ -218,80 +252,107 @@ def _build_backends(script: Script, config: RenderConfig) -> dict[str, Backend]:
 
 
 def _cast(script: Script, speech: Backend | None, pins: dict[str, str]) -> dict[str, str]:
+    """Casting, after checking every pin: a ``--voice`` for a character who never speaks is an OptionError; a
+    voice the backend does not have is an OptionError (``--voice``) or a ScriptError naming the cast entry
+    (``# Cast:``), both listing the voices there are."""
     if speech is None:
         return {}
     voices = speech.voices()
     if not voices:
         return {}
-    characters = [Character(name, next((c.description for c in script.cast if c.name == name), None))
-                  for name in script.characters()]
-    pinned = {c.name: c.voice for c in script.cast if c.voice}
-    pinned.update(pins)
-    known = set(script.characters())
+    known = script.characters()
     for char in pins:
         if char not in known:
             raise OptionError(f"--voice {char}=...: no character '{char}' speaks in this script. "
                               f"Characters: {', '.join(sorted(known)) or 'none'}.")
-    return cast_characters(characters, voices, {k: v for k, v in pinned.items() if k in known})
+    pinned: dict[str, str] = {}
+    problems = []
+    for i, c in enumerate(script.cast):
+        if c.voice and c.name in known and c.name not in pins:
+            found = find_voice(voices, c.voice)
+            if found is None:
+                problems.append(Problem(None, f"cast.{i}.voice", f"character '{c.name}' is pinned to voice "
+                                        f"'{c.voice}', which the {speech.name} backend does not have.",
+                                        f"choose one of its voices: {voice_listing(voices)} ('storyaudio voices' "
+                                        "describes them), or leave the voice empty to cast one."))
+            else:
+                pinned[c.name] = found
+    if problems:
+        raise ScriptError(problems)
+    for char, voice in pins.items():
+        found = find_voice(voices, voice)
+        if found is None:
+            raise OptionError(f"--voice {char}={voice}: '{char}' is pinned to voice '{voice}', which the "
+                              f"{speech.name} backend does not have. Voices: {voice_listing(voices)} "
+                              "('storyaudio voices' describes them).")
+        pinned[char] = found
+    characters = [Character(name, next((c.description for c in script.cast if c.name == name), None))
+                  for name in known]
+    return cast_characters(characters, voices, pinned)
+
+
+def _ask(ev: Event, seconds: float | None) -> BackendEvent:
+    """What the backend is asked for one event: ``seconds`` long (None: as long as it takes)."""
+    return BackendEvent(row=ev.row, kind=ev.audio_type, content=ev.content, duration=seconds, layout=ev.layout,
+                        character=ev.character, voice=ev.voice, character_description=ev.character_description,
+                        seed=ev.seed)
 
 
 class _ClipRenderer:
     """Renders events through their backends: cache first, then in parallel (batched where a backend
-    batches), with an optional progress bar."""
+    batches). ``on_clip()`` is called as each clip is ready (in the calling thread)."""
 
     def __init__(self, backends: dict[str, Backend], cache: ClipCache, sample_rate: int, jobs: int,
-                 progress: bool):
+                 on_clip: Callable[[], None]):
         self.backends = backends
         self.cache = cache
         self.sr = sample_rate
         self.jobs = jobs
-        self.progress = progress
+        self.on_clip = on_clip
         self.locks = {id(b): threading.Lock() for b in backends.values()}
         self.rendered_rows: list[int] = []
         self.cached_rows: list[int] = []
 
     def _key(self, backend: Backend, bev: BackendEvent) -> str:
+        # a cached clip is the backend's output as _accept converted it (resampled by storyaudio.audio)
+        code = f"{code_fingerprint(type(backend).__module__)}+{code_fingerprint('storyaudio.audio')}"
         return clip_key(backend.name, backend.version, backend.options.model_dump(mode="json"),
-                        bev.cache_fields(), self.sr, code_fingerprint(type(backend).__module__))
+                        bev.cache_fields(), self.sr, code)
 
-    def run(self, events: Sequence[Event]) -> dict[int, Clip]:
+    def run(self, asks: Sequence[BackendEvent]) -> dict[int, Clip]:
+        """Each asked event's clip, by row, at the render's sample rate."""
         out: dict[int, Clip] = {}
-        todo: dict[int, tuple[Backend, list[tuple[Event, BackendEvent, str]]]] = {}
-        for ev in events:
-            backend = self.backends[ev.audio_type]
-            bev = BackendEvent(row=ev.row, kind=ev.audio_type, content=ev.content, duration=ev.requested,
-                               layout=ev.layout, character=ev.character, voice=ev.voice,
-                               character_description=ev.character_description, seed=ev.seed)
+        todo: dict[int, tuple[Backend, list[tuple[BackendEvent, str]]]] = {}
+        for bev in asks:
+            backend = self.backends[bev.kind]
             key = self._key(backend, bev)
             hit = self.cache.get(key)
             if hit is not None:
-                out[ev.row] = self._accept(ev, hit)
-                self.cached_rows.append(ev.row)
+                out[bev.row] = self._accept(backend, bev, hit)
+                self.cached_rows.append(bev.row)
+                self.on_clip()
             else:
-                todo.setdefault(id(backend), (backend, []))[1].append((ev, bev, key))
-        tasks: list[tuple[Backend, list[tuple[Event, BackendEvent, str]]]] = []
+                todo.setdefault(id(backend), (backend, []))[1].append((bev, key))
+        tasks: list[tuple[Backend, list[tuple[BackendEvent, str]]]] = []
         for backend, items in todo.values():
             size = backend.batch_size
             tasks += [(backend, items[i : i + size]) for i in range(0, len(items), size)]
         if not tasks:
             return out
-        bar = _progress(self.progress, sum(len(t[1]) for t in tasks))
-        try:
-            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                futures = [pool.submit(self._render_group, b, items) for b, items in tasks]
-                for fut in as_completed(futures):
-                    for ev, clip, key in fut.result():
-                        clip = self._accept(ev, clip)  # check and convert first: only good clips are cached
-                        self.cache.put(key, clip)
-                        out[ev.row] = clip
-                        self.rendered_rows.append(ev.row)
-                        bar.advance()
-        finally:
-            bar.close()
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            futures = [pool.submit(self._render_group, b, items) for b, items in tasks]
+            for fut in as_completed(futures):
+                backend, done = fut.result()
+                for bev, clip, key in done:
+                    clip = self._accept(backend, bev, clip)  # check and convert first: only good clips are cached
+                    self.cache.put(key, clip)
+                    out[bev.row] = clip
+                    self.rendered_rows.append(bev.row)
+                    self.on_clip()
         return out
 
-    def _render_group(self, backend: Backend, items):
-        bevs = [b for _, b, _ in items]
+    def _render_group(self, backend: Backend, items: list[tuple[BackendEvent, str]]):
+        bevs = [b for b, _ in items]
         try:
             with contextlib.nullcontext() if backend.thread_safe else self.locks[id(backend)]:
                 clips = backend.render_batch(bevs, self.sr) if len(bevs) > 1 else [backend.render(bevs[0], self.sr)]
@@ -300,68 +361,111 @@ class _ClipRenderer:
         except Exception as exc:  # a backend bug or a broken model: say which row and backend
             raise RenderError(f"the {backend.name} backend failed: {type(exc).__name__}: {exc}",
                               row=items[0][0].row) from exc
-        return [(ev, clip, key) for (ev, _, key), clip in zip(items, clips)]
+        return backend, [(bev, clip, key) for (bev, key), clip in zip(items, clips)]
 
-    def _accept(self, ev: Event, clip: Clip) -> Clip:
+    def _accept(self, backend: Backend, bev: BackendEvent, clip: Clip) -> Clip:
+        """The clip at the render's rate (a new Clip when resampled); NaN or infinite samples are an error."""
         if clip.sample_rate != self.sr:
             clip = Clip(resample(clip.audio, clip.sample_rate, self.sr), self.sr, clip.detail, clip.info,
                         clip.level_db)
         if not np.all(np.isfinite(clip.audio)):
-            raise RenderError(f"the {ev.backend} backend returned NaN or infinite samples.", row=ev.row)
-        ev.detail, ev.info = clip.detail, dict(clip.info)
-        if clip.level_db:
-            ev.info["level_db"] = clip.level_db
+            raise RenderError(f"the {backend.name} backend returned NaN or infinite samples.", row=bev.row)
         return clip
 
 
-class _NoBar:
-    def advance(self) -> None: ...
-    def close(self) -> None: ...
+class _Stages:
+    """Times the stages of a render (``timings``, seconds) and tells ``on_progress`` and the progress bar
+    ``(stage, done, total)`` as each stage begins, advances (``step``) and ends."""
+
+    def __init__(self, on_progress: Progress | None, bar: _RichBar | None):
+        self.listeners = [f for f in (on_progress, bar) if f is not None]
+        self.bar = bar
+        self.timings: dict[str, float] = {}
+        self.stage: str | None = None
+        self.done = self.total = 0
+        self.t0 = 0.0
+
+    def _tell(self, stage: str) -> None:
+        for f in self.listeners:
+            f(stage, self.done, self.total)
+
+    def begin(self, stage: str, total: int = 1) -> None:
+        """End the running stage (if any) and start ``stage`` of ``total`` steps."""
+        self.end()
+        self.stage, self.done, self.total, self.t0 = stage, 0, total, time.perf_counter()
+        self._tell(stage)
+
+    def step(self) -> None:
+        if self.stage is not None:
+            self.done = min(self.total, self.done + 1)
+            self._tell(self.stage)
+
+    def end(self) -> None:
+        if self.stage is None:
+            return
+        stage, self.stage = self.stage, None
+        self.timings[stage] = time.perf_counter() - self.t0
+        self.done = self.total
+        self._tell(stage)
+
+    def close(self) -> None:
+        """Take the progress bar down, however the render ended."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 class _RichBar:
-    def __init__(self, total: int):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """A progress bar on stderr while clips render (the CLI's, unless ``-q``)."""
 
-        self.p = Progress(TextColumn("rendering clips"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=Console(stderr=True), transient=True)
-        self.p.start()
-        self.task = self.p.add_task("clips", total=total)
+    def __init__(self) -> None:
+        self.p: Any = None
+        self.task: Any = None
 
-    def advance(self) -> None:
-        self.p.advance(self.task)
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != "clips":
+            return self.close()
+        if self.p is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.p = Progress(TextColumn("rendering clips"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                              console=Console(stderr=True), transient=True)
+            self.p.start()
+            self.task = self.p.add_task("clips", total=total)
+        self.p.update(self.task, completed=done)
 
     def close(self) -> None:
-        self.p.stop()
+        if self.p is not None:
+            self.p.stop()
+            self.p = None
 
 
-def _progress(enabled: bool, total: int):
-    return _RichBar(total) if enabled and sys.stderr.isatty() else _NoBar()
+def _progress_bar(enabled: bool) -> _RichBar | None:
+    return _RichBar() if enabled and sys.stderr.isatty() else None
 
 
-def _write_clip(ev: Event, clip: Clip, clip_dir: Path, sr: int) -> None:
+def _write_clip(ev: PlacedEvent, clip: Clip, clip_dir: Path, sr: int) -> RenderedClip:
     """Fit the clip to the event's slot, bring it to the row's loudness, and write it as a float WAV."""
-    audio = fit_length(clip.audio, int(round(ev.duration * sr)), sr)
+    audio = fit_length(clip.audio, int(round(ev.span * sr)), sr)
     # a backend may ask for its clip to sit above or below the row's target ("distant", "light")
-    offset = float(ev.info.get("level_db", 0.0) or 0.0)
-    gain = normalize_gain(audio, sr, ev.target_lufs + offset)
+    gain = normalize_gain(audio, sr, ev.target_lufs + clip.level_db)
     audio = (audio * np.float32(gain)).astype(np.float32)
     name = f"row{ev.row:03d}-{ev.audio_type}.wav"
     deliver.write_wav(clip_dir / name, audio, sr, subtype="FLOAT")
-    ev.clip_file = f"clips/{name}"
-    ev.info.setdefault("gain_db", round(20 * np.log10(max(gain, 1e-12)), 2))
+    return RenderedClip(ev.row, f"clips/{name}", clip.detail, dict(clip.info), clip.level_db,
+                        round(20 * float(np.log10(max(gain, 1e-12))), 2))
 
 
-def _mix(timeline: Timeline, staging: Path, n_samples: int, config: RenderConfig) -> np.ndarray:
+def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, config: RenderConfig) -> np.ndarray:
     sr = timeline.sample_rate
+    n_samples = timeline.mix_samples  # the timeline and a short tail of room after its end
     tracks: dict[str, Track] = {}
     for ev in timeline.events:
         track = tracks.setdefault(ev.track, Track(ev.track, ducked=ev.layout == "background" and config.ducking))
         start = int(round(ev.start * sr))
-        length = int(round(ev.duration * sr))
-        track.sources.append(Source(start=start, length=length, path=staging / ev.clip_file, pan=ev.pan,
-                                    fade_in=int(ev.fade_in * sr), fade_out=int(ev.fade_out * sr)))
+        length = int(round(ev.span * sr))
+        track.sources.append(Source(start=start, length=length, path=staging / rendered[ev.row].clip_file,
+                                    pan=ev.pan, fade_in=int(ev.fade_in * sr), fade_out=int(ev.fade_out * sr)))
     duck = None
     if config.ducking:
         speech = [(e.start, e.end) for e in timeline.foreground if e.audio_type == "speech"]
@@ -380,8 +484,9 @@ def _mix(timeline: Timeline, staging: Path, n_samples: int, config: RenderConfig
             w.close()
 
 
-def _deliver(staging: Path, script: Script, timeline: Timeline, audio: np.ndarray, report: MasterReport,
-             config: RenderConfig) -> dict[str, Path]:
+def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[int, RenderedClip],
+             audio: np.ndarray, report: MasterReport, config: RenderConfig) -> dict[str, Path]:
+    """Every file but timeline.json (written after this stage, with its time)."""
     sr = config.sample_rate
     files: dict[str, Path] = {"clips": staging / "clips"}
     if config.stems:
@@ -390,10 +495,9 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, audio: np.ndarra
     if config.mp3:
         files["mix.mp3"] = deliver.write_mp3(staging / "mix.mp3", audio, sr, script.title)
     files["script.json"] = deliver.write_json(staging / "script.json", script.to_dict())
-    files["timeline.json"] = deliver.write_json(staging / "timeline.json", timeline.to_dict())
-    (staging / "subtitles.srt").write_text(deliver.subtitles_srt(timeline), encoding="utf-8")
-    (staging / "subtitles.vtt").write_text(deliver.subtitles_vtt(timeline), encoding="utf-8")
-    (staging / "labels.txt").write_text(deliver.labels_txt(timeline), encoding="utf-8")
+    (staging / "subtitles.srt").write_text(subtitles.srt(timeline), encoding="utf-8")
+    (staging / "subtitles.vtt").write_text(subtitles.vtt(timeline), encoding="utf-8")
+    (staging / "labels.txt").write_text(subtitles.labels(timeline), encoding="utf-8")
     files.update({n: staging / n for n in ("subtitles.srt", "subtitles.vtt", "labels.txt")})
     files["loudness.json"] = deliver.write_json(staging / "loudness.json", report.to_dict())
     if config.picture:
