@@ -2,9 +2,9 @@
 
 The public API (imported lazily, so ``import storyaudio`` stays cheap):
 
-- :class:`RenderConfig`, :class:`RenderResult`: settings and result of ``storyaudio.render.render``
-  (script in, files out);
-- :class:`Script`, :func:`read_script`, :func:`write_script`, :func:`check`, :func:`load_schema`;
+- :func:`render` (script in, files out), :class:`RenderConfig`, :class:`RenderResult`, and :func:`check` (what
+  render would refuse, and the warnings), from :mod:`storyaudio.pipeline`;
+- :class:`Script`, :func:`read_script`, :func:`write_script`, :func:`load_schema`;
 - :class:`Backend`, :class:`Clip`, :class:`Event`, :class:`Voice`: the backend contract;
 - the error tree in :mod:`storyaudio.errors`.
 """
@@ -16,9 +16,10 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "RenderConfig": "storyaudio.render", "RenderResult": "storyaudio.render",
+    "render": "storyaudio.pipeline", "check": "storyaudio.pipeline",
+    "RenderConfig": "storyaudio.pipeline", "RenderResult": "storyaudio.pipeline",
     "Script": "storyaudio.script", "read_script": "storyaudio.script", "write_script": "storyaudio.script",
-    "check": "storyaudio.script", "load_schema": "storyaudio.script",
+    "load_schema": "storyaudio.script",
     "Backend": "storyaudio.backends.base", "Clip": "storyaudio.backends.base", "Event": "storyaudio.backends.base",
     "Voice": "storyaudio.backends.base",
     "StoryAudioError": "storyaudio.errors", "UserError": "storyaudio.errors", "ScriptError": "storyaudio.errors",

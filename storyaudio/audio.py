@@ -1,5 +1,8 @@
 """Small audio helpers shared by the core and the backends: resampling and fitting a clip to a length.
 
+The pipeline owns every clip's final rate and length: it resamples what a backend returns to the render's
+rate (:func:`resample`) and fits it to its slot on the timeline (:func:`fit_length`).
+
 Audio is float32; ``resample`` works on the last axis (1-D mono or ``(channels, samples)``), ``fit_length``
 on ``(channels, samples)``. scipy is imported only when a resample is actually needed.
 """
@@ -30,12 +33,14 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 
 def fit_length(audio: np.ndarray, n: int, sample_rate: int, fade_seconds: float = 0.02) -> np.ndarray:
-    """``(channels, samples)`` float32 of exactly ``n`` samples: trim (with a short fade-out so the cut does
-    not click) or pad with silence. A 1-D input becomes one channel."""
+    """``(channels, samples)`` float32 of exactly ``n`` samples: trim (with a linear fade-out of
+    ``fade_seconds``, at most half of what is kept, so the cut does not click) or pad with silence at the end.
+    A 1-D input becomes one channel. The pipeline fits every clip to its slot with this: a backend need not
+    cut or pad its own audio."""
     a = as_channels(audio)
     if a.shape[1] > n:
         a = a[:, :n].copy()
-        f = min(n, int(fade_seconds * sample_rate))
+        f = min(n // 2, int(fade_seconds * sample_rate))
         if f > 1:
             a[:, n - f :] *= np.linspace(1.0, 0.0, f, dtype=np.float32)
     elif a.shape[1] < n:

@@ -23,7 +23,7 @@ import numpy as np
 from .backends.base import Voice
 from .errors import UserError
 
-__all__ = ["Character", "Wish", "cast_characters", "describe_wish", "score_voice"]
+__all__ = ["Character", "Wish", "cast_characters", "describe_wish", "find_voice", "score_voice", "voice_listing"]
 
 
 @dataclass(frozen=True)
@@ -234,16 +234,28 @@ def score_voice(wish: Wish, voice: Voice, character_name: str = "") -> float:
     return score
 
 
+def find_voice(voices: list[Voice], name: str) -> str | None:
+    """The catalogue's name for ``name``: the voice of that name, else one that matches it ignoring case and
+    surrounding spaces; None when there is none."""
+    if any(v.name == name for v in voices):
+        return name
+    wanted = str(name).strip().lower()
+    return next((v.name for v in voices if v.name.lower() == wanted), None)
+
+
+def voice_listing(voices: list[Voice]) -> str:
+    """The voices as a message lists them: ``name (gender, age), ...``."""
+    return ", ".join(f"{v.name} ({v.gender}, {v.age})" for v in voices) or "none"
+
+
 def _resolve_pins(pinned: dict[str, str], voices: list[Voice]) -> dict[str, str]:
-    by_lower = {v.name.lower(): v.name for v in voices}
     out = {}
     for char, voice in pinned.items():
-        name = voice if voice in {v.name for v in voices} else by_lower.get(str(voice).strip().lower())
+        name = find_voice(voices, voice)
         if name is None:
-            listing = ", ".join(f"{v.name} ({v.gender}, {v.age})" for v in voices) or "none"
             raise UserError(
                 f"character '{char}' is pinned to voice '{voice}', which this speech backend does not have. "
-                f"Voices: {listing} (see 'storyaudio voices')."
+                f"Voices: {voice_listing(voices)} (see 'storyaudio voices')."
             )
         out[char] = name
     return out

@@ -57,7 +57,7 @@ def _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_d
     from pydantic import ValidationError
 
     from .backends import parse_set_options
-    from .render import RenderConfig
+    from .pipeline import RenderConfig
 
     try:
         return RenderConfig(
@@ -110,7 +110,7 @@ def _report(result, quiet: bool) -> None:
     for e in sorted(tl.events, key=lambda e: e.row):
         who = e.character or (e.content[:40] + ("…" if len(e.content) > 40 else ""))
         table.add_row(str(e.row), e.audio_type.replace("_", " "), f"{e.start:.2f}", f"{e.end:.2f}", who,
-                      e.detail[:70])
+                      result.clips[e.row].detail[:70])
     console.print(table)
     lo = result.loudness
     verdict = "[green]pass[/green]" if lo.passed else "[red]FAIL[/red]"
@@ -133,7 +133,7 @@ def render(
 
     Example: storyaudio render examples/news.tsv -o outputs/news --mp3 --use music=composer
     """
-    from .render import render as do_render
+    from .pipeline import render as do_render
 
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
                      no_picture, jobs, no_cache, quiet)
@@ -326,7 +326,7 @@ def compose(
 
     Example: storyaudio compose "A cosy audio drama about a lighthouse in a storm" -o outputs/lighthouse
     """
-    from .render import render as do_render
+    from .pipeline import render as do_render
 
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
                      no_picture, jobs, no_cache, quiet)

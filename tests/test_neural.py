@@ -18,6 +18,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported: never rea
 
 import numpy as np
 import pytest
+import soundfile as sf
+from helpers import row
 
 torch = pytest.importorskip("torch", reason="neural backends need torch: pip install 'storyaudio[neural]'")
 transformers = pytest.importorskip("transformers", reason="neural backends need transformers")
@@ -27,6 +29,7 @@ from storyaudio.backends import Event, create_backend  # noqa: E402
 from storyaudio.backends import _neural as nn_  # noqa: E402
 from storyaudio.backends.bark import CATALOGUE, split_text  # noqa: E402
 from storyaudio.errors import BackendUnavailableError, OptionError  # noqa: E402
+from storyaudio.pipeline import RenderConfig, render  # noqa: E402
 
 SR = 44100
 WORDS = ["rain", "thunder", "door", "dog", "bark", "wind", "piano", "calm", "dark", "drums", "hello", "world",
@@ -365,3 +368,59 @@ def test_second_instance_with_same_options_reuses_the_model(musicgen_dir):
     assert m1 is m2
     key = ("MusicgenForConditionalGeneration", os.path.abspath(str(musicgen_dir)), "cpu", "float32")
     assert nn_.LOAD_COUNTS[key] == 1
+
+
+# -- on a GPU (STORYAUDIO_GPU=1 on a CUDA machine; skipped elsewhere) ---------------------------------------
+#: What the GPU tests ask for; the same tests run on the CPU with {"device": "cpu", "dtype": "float32"}.
+GPU = {"device": "cuda", "dtype": "float16"}
+
+
+def _weights(module) -> tuple[str, object]:
+    p = next(module.parameters())
+    return p.device.type, p.dtype
+
+
+@pytest.mark.gpu
+def test_musicgen_on_cuda_in_float16_makes_finite_audio_of_each_length(musicgen_dir):
+    backend = create_backend("musicgen", "music", {"model": str(musicgen_dir), "guidance_scale": "2", **GPU})
+    events = [Event(0, "music", "calm piano", duration=0.3, seed=1), Event(1, "music", "dark drums", duration=0.45, seed=2)]
+    clips = backend.render_batch(events, SR)
+    assert [c.audio.shape for c in clips] == [(1, round(e.duration * SR)) for e in events]
+    assert all(c.sample_rate == SR and np.isfinite(c.audio).all() and np.abs(c.audio).max() > 0 for c in clips)
+    assert _weights(backend._load()[1]) == (GPU["device"], getattr(torch, GPU["dtype"]))
+    assert np.array_equal(backend.render(events[0], SR).audio, backend.render(events[0], SR).audio)  # seeded
+
+
+@pytest.mark.gpu
+def test_audioldm2_on_cuda_in_float16_makes_finite_audio_of_each_length(audioldm2_dir):
+    backend = create_backend("audioldm2", "sound_effect",
+                             {"model": str(audioldm2_dir), "num_inference_steps": "3", "guidance_scale": "2.5", **GPU})
+    events = [Event(0, "sound_effect", "rain on the door", duration=0.5, seed=1),
+              Event(1, "sound_effect", "thunder", duration=1.3, seed=2)]
+    clips = backend.render_batch(events, 48000)
+    assert [c.audio.shape for c in clips] == [(1, round(e.duration * 48000)) for e in events]
+    assert all(np.isfinite(c.audio).all() and np.abs(c.audio).max() > 0 for c in clips)
+    assert _weights(backend._load()[0].unet) == (GPU["device"], getattr(torch, GPU["dtype"]))
+
+
+@pytest.mark.gpu
+def test_bark_on_cuda_in_float16_speaks_finite_audio(bark_dir):
+    backend = create_backend("bark", "speech", {"model": str(bark_dir), "semantic_max_new_tokens": "8", **GPU})
+    clips = backend.render_batch([Event(0, "speech", "Hello world.", voice="v2/en_speaker_0", seed=3),
+                                  Event(1, "speech", "The dog is here.", voice="my_narrator", seed=4)], SR)
+    assert all(c.sample_rate == SR and c.audio.shape[1] > 0 for c in clips)
+    assert all(np.isfinite(c.audio).all() and np.abs(c.audio).max() > 0 for c in clips)
+
+
+@pytest.mark.gpu
+def test_a_render_with_neural_music_and_effects_on_cuda(musicgen_dir, audioldm2_dir, tmp_path):
+    script = {"title": "gpu", "rows": [row("music", content="calm piano", duration=0.6),
+                                       row("sound_effect", content="thunder", duration=0.5),
+                                       row(content="hello there")]}
+    config = RenderConfig(use={"speech": "tone", "music": "musicgen", "sound_effect": "audioldm2"}, picture=False,
+                          options={"musicgen": {"model": str(musicgen_dir), "guidance_scale": "2", **GPU},
+                                   "audioldm2": {"model": str(audioldm2_dir), "num_inference_steps": "3", **GPU}})
+    result = render(script, tmp_path / "out", config)
+    mix, sr = sf.read(tmp_path / "out" / "mix.wav", dtype="float32")
+    assert np.isfinite(mix).all() and mix.shape[0] == result.timeline.mix_samples
+    assert [e.span for e in result.timeline.events[:2]] == [pytest.approx(0.6), pytest.approx(0.5)]

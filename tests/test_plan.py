@@ -12,8 +12,7 @@ from storyaudio.script import Script
 
 def timeline_for(rows, lengths, gap=0.35):
     script = Script.from_dict({"title": "t", "rows": rows})
-    tl = plan(script, TONE, {}, 48000, speech_gap=gap)
-    place(tl, script, lengths)
+    tl = place(plan(script, TONE, {}, 48000, speech_gap=gap), script, lengths)
     return {e.row: e for e in tl.events}, tl
 
 
@@ -55,11 +54,11 @@ def test_foreground_defaults_and_speech_slot_never_cuts_speech():
     script = Script.from_dict({"title": "t", "rows": [row("music", content="sting", duration="auto"),
                                                       row("sound_effect", content="bang", duration=None),
                                                       row(content="short", duration=4)]})
-    tl = plan(script, TONE, {}, 48000)
-    req = {e.row: e.requested for e in tl.events}
+    planned = plan(script, TONE, {}, 48000)
+    req = {e.row: e.requested for e in planned.events}
     assert req[1] == 5.0 and req[2] == 2.0 and req[3] == 4.0
-    place(tl, script, {1: 5.0, 2: 2.0, 3: 1.0})
-    assert tl.events[2].end - tl.events[2].start == pytest.approx(4.0)  # padded to the asked slot
+    tl = place(planned, script, {1: 5.0, 2: 2.0, 3: 1.0})
+    assert tl.events[2].span == pytest.approx(4.0)  # padded to the asked slot
 
 
 def test_seeds_follow_content_not_position():
@@ -82,6 +81,49 @@ def test_characters_get_distinct_tracks_and_positions():
 
 def test_timeline_longer_than_cap_is_refused():
     script = Script.from_dict({"title": "t", "rows": [row(content="x")]})
-    tl = plan(script, TONE, {}, 48000)
     with pytest.raises(ScriptError, match="limit"):
-        place(tl, script, {1: 4000.0})
+        place(plan(script, TONE, {}, 48000), script, {1: 4000.0})
+
+
+def test_place_builds_a_new_timeline_and_changes_no_event():
+    rows = [row("music", "background", 1, None, -32, "begin", "bed"), row(content="one two"),
+            row(content="three"), end_row(1)]
+    script = Script.from_dict({"title": "t", "rows": rows})
+    planned = plan(script, TONE, {}, 48000)
+    before = list(planned.events)
+    tl = place(planned, script, {2: 2.0, 3: 1.0})
+    assert list(planned.events) == before  # the plan is as it was
+    bed = {e.row: e for e in tl.events}[1]
+    # one meaning per name: requested is what the script asked (auto), span is the placed length
+    assert bed.requested is None and planned.events[0].requested is None
+    assert bed.span == pytest.approx(2.0 + 0.35 + 1.0) == pytest.approx(bed.end - bed.start)
+    with pytest.raises(AttributeError):
+        bed.start = 5.0  # placed events are frozen: a later stage makes new ones
+    assert not hasattr(planned.events[0], "start")
+
+
+def test_characters_whose_names_read_alike_get_their_own_tracks():
+    names = ["Mary-Ann", "Mary Ann", "mary ann", "???", "!!", "Mary Ann 2", "Zoë"]
+    script = Script.from_dict({"title": "t", "rows": [row(character=n, content="hi") for n in names]})
+    tracks = [e.track for e in plan(script, TONE, {}, 48000).events]
+    assert tracks == ["speech-mary-ann", "speech-mary-ann-2", "speech-mary-ann-3", "speech-voice", "speech-voice-2",
+                      "speech-mary-ann-2-2", "speech-zoë"]
+    assert len({t.lower() for t in tracks}) == len(tracks)  # unique on a case-blind file system too
+    assert all(t.replace("-", "").isalnum() for t in tracks)  # safe in a file name
+
+
+def test_a_background_track_too_short_to_play_is_a_script_error_at_planning():
+    rows = [row("sound_effect", "background", 1, None, -30, "begin", "rain", duration=0.001), row(content="a"),
+            end_row(1, "sound_effect")]
+    script = Script.from_dict({"title": "t", "rows": rows})
+    with pytest.raises(ScriptError) as err:
+        plan(script, TONE, {}, 48000)
+    (problem,) = err.value.problems
+    assert (problem.row, problem.field) == (1, "duration") and "too short" in problem.message
+
+
+def test_a_track_begun_and_ended_between_two_lines_starts_where_it_ends():
+    rows = [row(content="a"), row("sound_effect", "background", 1, None, -30, "begin", "thud", duration=1.0),
+            end_row(1, "sound_effect"), row(content="b")]
+    ev, tl = timeline_for(rows, {1: 2.0, 4: 1.0})
+    assert (ev[2].start, ev[2].end) == (pytest.approx(2.0), pytest.approx(3.0))  # not moved past the gap

@@ -13,7 +13,7 @@ import soundfile as sf
 from helpers import TONE, row
 
 from storyaudio import backends as registry
-from storyaudio.render import RenderConfig, render
+from storyaudio.pipeline import RenderConfig, render
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -29,7 +29,8 @@ def test_readme_backend_example_renders(tmp_path, monkeypatch):
     result = render(script, tmp_path / "out", RenderConfig(use={**TONE, "sound_effect": "beep"},
                                                           options={"beep": {"hz": "440"}}, picture=False))
     fx = next(e for e in result.timeline.events if e.audio_type == "sound_effect")
-    assert fx.detail == "beep 440.0 Hz" and fx.end - fx.start == pytest.approx(1.5)
-    clip, sr = sf.read(tmp_path / "out" / fx.clip_file, dtype="float32")
+    made = result.clips[fx.row]
+    assert made.detail == "beep 440.0 Hz" and fx.span == pytest.approx(1.5)
+    clip, sr = sf.read(tmp_path / "out" / made.clip_file, dtype="float32")
     spectrum = np.abs(np.fft.rfft(clip))
     assert np.fft.rfftfreq(clip.size, 1 / sr)[spectrum.argmax()] == pytest.approx(440, abs=2)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +14,11 @@ from helpers import TONE, end_row, row
 
 from storyaudio import backends as registry
 from storyaudio.backends.base import Backend, Clip
+from storyaudio.backends.tone import ToneBackend
 from storyaudio.cli import main
 from storyaudio.errors import BackendUnavailableError, RenderError
 from storyaudio.mix.loudness import integrated_loudness, true_peak_dbtp
-from storyaudio.render import RenderConfig, render
+from storyaudio.pipeline import RenderConfig, render
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -82,6 +85,26 @@ class HalfRateBackend(Backend):
         return Clip(noise, rate, "half-rate noise")
 
 
+class LongBackend(Backend):
+    """Makes twice the asked length, so the core has to cut each clip to its slot."""
+
+    name = "long"
+    kinds = ("sound_effect",)
+
+    def render(self, event, sample_rate):
+        n = 2 * round((event.duration or 1.0) * sample_rate)
+        return Clip(np.full((1, n), 0.2, np.float32), sample_rate, "twice as long")
+
+
+class PickyBackend(ToneBackend):
+    """A tone voice that cannot say a line without letters (as piper's text_problems says of emoji)."""
+
+    name = "picky"
+
+    def text_problems(self, text, voice):
+        return [] if any(c.isalpha() for c in text) else ["this line has no letters to speak."]
+
+
 class MissingDepBackend(Backend):
     name = "needs-missing"
     kinds = ("music",)
@@ -96,6 +119,8 @@ def extra_backends(monkeypatch):
     monkeypatch.setitem(registry.BUILTIN, "quiet", "test_render:QuietBackend")
     monkeypatch.setitem(registry.BUILTIN, "nan", "test_render:NanBackend")
     monkeypatch.setitem(registry.BUILTIN, "half-rate", "test_render:HalfRateBackend")
+    monkeypatch.setitem(registry.BUILTIN, "long", "test_render:LongBackend")
+    monkeypatch.setitem(registry.BUILTIN, "picky", "test_render:PickyBackend")
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +177,7 @@ def test_mix_length_and_energy_where_events_are(rendered):
 def test_per_event_loudness_and_master(rendered):
     result, out = rendered
     for e in result.timeline.events:
-        clip, sr = sf.read(out / e.clip_file, dtype="float32", always_2d=True)
+        clip, sr = sf.read(out / result.clips[e.row].clip_file, dtype="float32", always_2d=True)
         assert integrated_loudness(clip.T, sr) == pytest.approx(e.target_lufs, abs=1.0), e.row
     audio, sr = sf.read(out / "mix.wav", dtype="float32", always_2d=True)
     assert integrated_loudness(audio.T, sr) == pytest.approx(-16.0, abs=0.5)
@@ -205,7 +230,7 @@ def test_backend_level_offset_is_applied_after_normalisation(tmp_path, extra_bac
                                                           picture=False))
     for e in result.timeline.events:
         if e.audio_type == "sound_effect":
-            clip, sr = sf.read(tmp_path / "q" / e.clip_file, dtype="float32", always_2d=True)
+            clip, sr = sf.read(tmp_path / "q" / result.clips[e.row].clip_file, dtype="float32", always_2d=True)
             assert integrated_loudness(clip.T, sr) == pytest.approx(e.target_lufs - 6.0, abs=1.0)
 
 
@@ -287,3 +312,169 @@ def test_cli_render_and_validate_examples(tmp_path, capsys):
     audio, sr = sf.read(out / "mix.wav", dtype="float32", always_2d=True)
     assert sr == 44100 and not (out / "stems").exists()
     assert integrated_loudness(audio.T, sr) == pytest.approx(-23.0, abs=0.5)
+
+
+# -- the timeline, its tail, the stages --------------------------------------------------------------------
+def test_timeline_json_states_the_tail_and_the_time_of_each_stage(rendered):
+    result, out = rendered
+    tl = json.loads((out / "timeline.json").read_text())
+    frames = sf.info(out / "mix.wav").frames
+    assert tl["tail"] == 0.25 and frames == round(tl["duration"] * 48000) + round(tl["tail"] * 48000)
+    assert list(tl["timings"]) == ["plan", "clips", "mix", "master", "deliver"] == list(result.timings)
+    assert all(v >= 0 for v in tl["timings"].values())
+    assert tl["timings"] == {k: round(v, 3) for k, v in result.timings.items()}
+    # what rendering made sits beside the placement: the backend's info untouched, gain and level on their own
+    e3 = {e["row"]: e for e in tl["events"]}[3]
+    assert "gain_db" not in e3["info"] and isinstance(e3["gain_db"], float) and e3["level_db"] == 0.0
+    assert e3["clip_file"] == result.clips[3].clip_file == "clips/row003-speech.wav"
+
+
+def test_on_progress_hears_every_stage_start_and_end_and_each_clip(tmp_path):
+    calls = []
+    render(scene(), tmp_path / "p", RenderConfig(use=TONE, stems=False, picture=False),
+           on_progress=lambda stage, done, total: calls.append((stage, done, total)))
+    assert [c[0] for c in calls if c[1] == 0] == ["plan", "clips", "mix", "master", "deliver"]
+    clips = [c for c in calls if c[0] == "clips"]
+    assert clips == [("clips", k, 6) for k in range(7)] + [("clips", 6, 6)]  # start, each clip, end
+    for stage in ("plan", "mix", "master", "deliver"):
+        assert [c for c in calls if c[0] == stage] == [(stage, 0, 1), (stage, 1, 1)]
+
+
+def test_an_exception_from_on_progress_stops_the_render_and_keeps_nothing(tmp_path):
+    def stop(stage, done, total):
+        if stage == "master":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render(scene(), tmp_path / "stopped", RenderConfig(use=TONE), on_progress=stop)
+    assert list(tmp_path.iterdir()) == []  # no output folder, no staging left behind
+
+
+def test_a_clip_longer_than_its_slot_is_cut_by_the_core_with_a_fade(tmp_path, extra_backends):
+    result = render(scene(), tmp_path / "l", RenderConfig(use={**TONE, "sound_effect": "long"}, stems=False,
+                                                           picture=False))
+    door = {e.row: e for e in result.timeline.events}[6]
+    assert door.span == pytest.approx(1.0)  # the row asks 1 s; the backend made 2 s
+    clip, sr = sf.read(tmp_path / "l" / result.clips[6].clip_file, dtype="float32", always_2d=True)
+    assert clip.shape[0] == sr
+    body, edge = np.abs(clip[-2000:-1000]).max(), np.abs(clip[-40:]).max()
+    assert body > 0.05 and edge < body / 10  # the last 20 ms fade out: no click at the cut
+
+
+# -- casting and warnings: check and render agree ----------------------------------------------------------
+def test_a_pinned_voice_that_does_not_exist_is_a_clear_error_from_check_and_render(tmp_path):
+    from storyaudio.errors import OptionError, ScriptError
+    from storyaudio.pipeline import check
+
+    script = scene()
+    script["cast"] = [{"name": "Bob", "description": "a man", "voice": "tone-low"},
+                      {"name": "Ann", "description": "a woman", "voice": "nobody"}]
+    for call in (lambda: check(script, RenderConfig(use=TONE)), lambda: render(script, tmp_path / "x", RenderConfig(use=TONE))):
+        with pytest.raises(ScriptError) as err:
+            call()
+        (problem,) = err.value.problems
+        assert problem.field == "cast.1.voice" and "'nobody'" in problem.message and "tone-high" in problem.fix
+    with pytest.raises(OptionError, match=r"--voice Ann=ghost: .*Voices: tone-low \(male, adult\)"):
+        check(scene(), RenderConfig(use=TONE, voices={"Ann": "ghost"}))
+    assert check(script, RenderConfig(use=TONE, voices={"Ann": "TONE-HIGH"})) == []  # --voice wins over the cast
+    assert not (tmp_path / "x").exists()
+
+
+def test_warnings_check_returns_are_on_the_render_result(tmp_path, extra_backends):
+    from storyaudio.pipeline import check
+
+    script = scene()
+    script["rows"][3]["content"] = "7 8 9 10"
+    cfg = RenderConfig(use={**TONE, "speech": "picky"}, stems=False, picture=False)
+    warnings = check(script, cfg)
+    assert [(w.row, w.field) for w in warnings] == [(4, "content")] and "no letters" in warnings[0].message
+    assert render(script, tmp_path / "w", cfg).warnings == warnings
+
+
+# -- output files ------------------------------------------------------------------------------------------
+def test_characters_whose_names_read_alike_get_a_stem_each(tmp_path):
+    script = {"title": "t", "rows": [row(character="Mary-Ann", content="one two three"),
+                                     row(character="Mary Ann", content="four five six seven")]}
+    result = render(script, tmp_path / "m", RenderConfig(use=TONE, picture=False))
+    stems = {p.stem: sf.read(p, dtype="float32")[0] for p in (tmp_path / "m" / "stems").glob("*.wav")}
+    assert set(stems) == {"speech-mary-ann", "speech-mary-ann-2"}
+    first, second = (result.timeline.events[0], result.timeline.events[1])
+    sr = 48000
+    for name, mine, other in (("speech-mary-ann", first, second), ("speech-mary-ann-2", second, first)):
+        audio = stems[name]
+        assert np.abs(audio[int(mine.start * sr) : int(mine.end * sr)]).max() > 0.01
+        assert np.abs(audio[int(other.start * sr) : int(other.end * sr)]).max() == 0.0
+
+
+def test_subtitles_are_readable_cues_with_escaped_text(tmp_path):
+    long_line = " ".join(f"word{k}" for k in range(40)) + ". Fish & chips <3 --> now."
+    script = {"title": "t", "rows": [row(character="Ann <&> Co", content=long_line),
+                                     row(character="Bob", content="Short & sweet.")]}
+    result = render(script, tmp_path / "s", RenderConfig(use=TONE, picture=False, stems=False))
+    vtt = (tmp_path / "s" / "subtitles.vtt").read_text()
+    srt = (tmp_path / "s" / "subtitles.srt").read_text()
+    assert "<v Ann &lt;&amp;&gt; Co>" in vtt and "Fish &amp; chips &lt;3 --&gt;" in vtt
+    assert "<v Bob>Short &amp; sweet." in vtt and "<3" not in vtt
+    ann = result.timeline.events[0]
+    for text, sep in ((vtt.split("\n\n", 1)[1], "."), (srt, ",")):
+        blocks = [b.splitlines() for b in text.strip().split("\n\n")]
+        times = []
+        for b in blocks:
+            assert b[0].isdigit() and b[1].count("-->") == 1  # the arrow only on the timing line
+            shown = [html.unescape(re.sub(r"^<v [^>]*>", "", line)) for line in b[2:]]  # what a viewer reads
+            assert 1 <= len(shown) <= 2 and all(len(line) <= 42 for line in shown)
+            start, end = (_seconds(t, sep) for t in b[1].split(" --> "))
+            assert 0 < end - start <= 7.0 + 1e-3
+            times.append((start, end))
+        ann_cues = [t for t in times if t[0] < ann.end - 1e-3]
+        assert len(ann_cues) >= 3  # 12+ s of speech: never one 12 s cue
+        assert ann_cues[0][0] == pytest.approx(ann.start, abs=1e-3) and ann_cues[-1][1] <= ann.end + 1e-3
+        assert all(a[1] <= b[0] + 1e-3 for a, b in zip(times, times[1:]))  # in order, never overlapping
+    srt_lines = [line for b in srt.strip().split("\n\n") for line in b.splitlines()[2:]]
+    assert all(len(line) <= 42 for line in srt_lines) and srt_lines[0].startswith("Ann <&> Co: word0")
+    assert "-->" not in " ".join(srt_lines) and "→" in srt  # SubRip cannot escape the arrow
+
+
+def _seconds(stamp: str, sep: str) -> float:
+    hms, ms = stamp.split(sep)
+    h, m, s = (int(x) for x in hms.split(":"))
+    return h * 3600 + m * 60 + s + int(ms) / 1000
+
+
+def test_two_renders_sharing_one_cache_at_once_both_succeed_and_match(tmp_path):
+    import threading
+
+    cfg = RenderConfig(use=TONE, cache_dir=tmp_path / "cache")
+    errors: list[BaseException] = []
+
+    def go(name):
+        try:
+            render(scene(), tmp_path / name, cfg)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(f"out{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    mixes = [sf.read(tmp_path / f"out{i}" / "mix.wav")[0] for i in range(3)]
+    assert all(np.array_equal(mixes[0], m) for m in mixes[1:])
+    assert all((tmp_path / f"out{i}" / "timeline.png").stat().st_size > 0 for i in range(3))
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 6
+
+
+def test_cached_clips_follow_the_core_code_that_converted_them(tmp_path, extra_backends, monkeypatch):
+    # the half-rate backend never imports storyaudio.audio, but the core resamples its clips with it before
+    # they are cached: a change there must render them afresh
+    import storyaudio.pipeline as pipeline
+
+    real = pipeline.code_fingerprint
+    version = {"storyaudio.audio": "a"}
+    monkeypatch.setattr(pipeline, "code_fingerprint", lambda m: version.get(m) or real(m))
+    cfg = RenderConfig(use={**TONE, "sound_effect": "half-rate"}, stems=False, picture=False)
+    render(scene(), tmp_path / "a", cfg)
+    assert render(scene(), tmp_path / "b", cfg).rendered_rows == []
+    version["storyaudio.audio"] = "b"
+    assert sorted(render(scene(), tmp_path / "c", cfg).rendered_rows) == [1, 2, 3, 4, 6, 7]

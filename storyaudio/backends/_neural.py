@@ -20,7 +20,6 @@ Nothing here imports torch, transformers or diffusers at module import: :func:`i
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 import sys
@@ -35,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..audio import as_channels, fit_length  # noqa: F401  (fit_length: the backends call nn_.fit_length)
 from ..audio import resample as _resample
 from ..errors import BackendUnavailableError, OptionError
+from ..seeds import derive_seed
 from .base import Backend, Clip, Event
 
 T = TypeVar("T")
@@ -333,17 +333,16 @@ def clear_cache() -> None:
 
 # -- seeds ------------------------------------------------------------------------------------------------
 def row_seed(event: Event, override: int | None, salt: str = "") -> int:
-    """A 31-bit seed for one row: the option's seed when set, else the event's, mixed with what the row says,
-    so that two rows with the same seed still differ and the same row always renders the same."""
+    """A 31-bit seed for one row (torch takes 31 bits everywhere): the option's seed when set, else the
+    event's, mixed with what the row says, so that two rows with the same seed still differ and the same row
+    always renders the same."""
     base = event.seed if override is None else override
-    text = f"{base}|{event.kind}|{event.content}|{event.voice}|{salt}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
+    return derive_seed(base, event.kind, event.content, event.voice, salt, bits=31)
 
 
 def batch_seed(seeds: Iterable[int]) -> int:
-    """One seed for a generate call that samples all its rows from one generator."""
-    text = ",".join(str(s) for s in seeds)
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
+    """One 31-bit seed for a generate call that samples all its rows from one generator."""
+    return derive_seed(",".join(str(s) for s in seeds), bits=31)
 
 
 def seed_torch(seed: int, backend: str) -> None:

@@ -41,7 +41,6 @@ class AudioLDM2Backend(nn_.NeuralBackend[AudioLDM2Options]):
     name = "audioldm2"
     kinds = ("sound_effect",)
     description = "AudioLDM 2 neural sound effects (diffusers): any effect from a text prompt; GPU advised."
-    Options = AudioLDM2Options
     requires = ("torch", "diffusers", "transformers")
     _loaded: tuple[Any, str, Any] | None
 

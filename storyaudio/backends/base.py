@@ -4,7 +4,8 @@ A backend is small:
 
 * ``name`` (what ``--use KIND=NAME`` says), ``kinds`` (which audio types it can render), ``description``;
 * ``Options``: a pydantic model with ``extra="forbid"``; ``--set NAME.key=value`` fills it. ``Backend`` is
-  generic over it: ``class PiperBackend(Backend[PiperOptions])`` makes ``self.options`` a ``PiperOptions``;
+  generic over it: ``class PiperBackend(Backend[PiperOptions])`` makes ``self.options`` a ``PiperOptions``
+  and sets ``Options`` (a class that also sets ``Options`` must name the same model or a subclass of it);
 * ``requires``: the import names it needs (checked without importing them) and ``install_hint``;
 * ``render(event, sample_rate) -> Clip``; backends that render several rows in one call set ``batching = True``
   and implement ``render_batch`` (``batch_size`` rows at most: the option of that name when the Options have
@@ -21,23 +22,17 @@ Audio is float32 numpy shaped ``(channels, samples)`` everywhere inside storyaud
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import shutil
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Sequence, TypeVar
+from typing import Any, ClassVar, Generic, Sequence, TypeVar, get_args, get_origin
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from ..seeds import rng_for  # noqa: F401  (re-exported: backends seed their generators through base)
+
 KINDS = ("speech", "music", "sound_effect")
-
-
-def rng_for(*parts: object) -> np.random.Generator:
-    """A generator seeded from any values (strings, ints): the SHA-256 of their ``str`` forms joined by "|",
-    so stable across processes and platforms (Python's ``hash`` is not)."""
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
 class NoOptions(BaseModel):
@@ -50,8 +45,11 @@ class NoOptions(BaseModel):
 class Event:
     """What a backend is asked to make: one row of the script, resolved by the planner.
 
-    ``duration`` is the exact length in seconds the timeline needs, or ``None`` when the backend decides
-    (speech with ``auto``). ``voice`` is the cast voice name for speech (from the backend's ``voices()``).
+    ``duration`` is the length in seconds the clip's slot on the timeline has, or ``None`` when the backend
+    decides (speech with ``auto``: the slot is then as long as the clip). The pipeline fits every clip to its
+    slot (:func:`storyaudio.audio.fit_length`: cut with a short fade, or padded with silence), so a backend
+    returns what it made, near the asked length; it need not cut or pad. ``voice`` is the cast voice name for
+    speech (from the backend's ``voices()``).
     """
 
     row: int
@@ -153,7 +151,25 @@ class Backend(Generic[O]):
 
     options: O
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """``Options`` follows the type argument (``Backend[PiperOptions]``), so it is said once; a class that
+        says it twice must say the same thing."""
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            origin = get_origin(base)
+            if not (isinstance(origin, type) and issubclass(origin, Backend)):
+                continue
+            args = [a for a in get_args(base) if isinstance(a, type) and issubclass(a, BaseModel)]
+            if not args:
+                continue  # Backend[SomeTypeVar]: a generic intermediate class
+            if "Options" not in cls.__dict__:
+                cls.Options = args[0]
+            elif not issubclass(cls.Options, args[0]):
+                raise TypeError(f"{cls.__name__}.Options is {cls.Options.__name__}, but the class is declared "
+                                f"over {args[0].__name__}: name one options model.")
+
     def __init__(self, options: O | None = None):
+        # Options is the class of O (set from the type argument above); a ClassVar cannot say so to a checker
         self.options = options if options is not None else self.Options()  # type: ignore[assignment]
 
     @property

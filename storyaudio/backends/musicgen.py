@@ -45,7 +45,6 @@ class MusicGenBackend(nn_.NeuralBackend[MusicGenOptions]):
     name = "musicgen"
     kinds = ("music",)
     description = "MusicGen neural music (transformers): text-prompted beds of any length; GPU advised."
-    Options = MusicGenOptions
     _loaded: tuple[Any, Any, str, Any] | None
 
     def _load(self):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .base import Backend, Clip, Event, Voice, rng_for
+from ..seeds import rng_for
+from .base import Backend, Clip, Event, Voice
 
 _VOICES = [
     Voice("tone-low", "low buzz, 100 Hz", "male", "adult", ("deep",)),
@@ -34,7 +35,6 @@ class ToneBackend(Backend[ToneOptions]):
     name = "tone"
     kinds = ("speech", "music", "sound_effect")
     description = "Test double: buzz for speech, chords for music, noise for effects (numpy only, instant)."
-    Options = ToneOptions
 
     def voices(self) -> list[Voice]:
         return list(_VOICES)

@@ -1,0 +1,505 @@
+"""The pipeline: script in, finished files out (:func:`render`), and what it would refuse (:func:`check`).
+
+It reads top to bottom as the data flows: validate -> choose backends -> cast -> plan -> render the
+foreground -> place -> render the background -> normalise -> mix -> master -> deliver. Each stage returns new
+records (:mod:`storyaudio.timeline`): a Plan, a Timeline, a RenderedClip per row; nothing is changed in
+place. Everything is written into a staging folder beside the output folder and moved in only when all of it
+succeeded, so a failed render never touches a previous good one.
+
+The five stages ("plan", "clips", "mix", "master", "deliver") are timed (``RenderResult.timings`` and
+timeline.json's ``timings``) and reported to an optional ``on_progress(stage, done, total)`` callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import deliver
+from .deliver import subtitles
+from .atomic import replace_dir
+from .audio import fit_length, resample
+from .backends import DEFAULTS, KINDS, Backend, build_backend, get_backend_class
+from .backends.base import Clip
+from .backends.base import Event as BackendEvent
+from .cache import ClipCache, clip_key
+from .casting import Character, cast_characters, find_voice, voice_listing
+from .errors import (BackendUnavailableError, OptionError, Problem, RenderError, ScriptError,
+                     StoryAudioError)
+from .fingerprint import code_fingerprint
+from .mix.loudness import normalize_gain
+from .mix.master import MasterReport, get_preset, master
+from .mix.mixer import Source, Track, ducking_envelope, mix
+from .plan import place, plan
+from .script import Script, read_script
+from .timeline import Event, PlacedEvent, Plan, RenderedClip, Timeline
+
+#: ``on_progress(stage, done, total)``: called as each stage starts (done 0) and ends (done == total), and as
+#: each clip is ready during "clips" (total: every row's clip, cached ones included).
+Progress = Callable[[str, int, int], None]
+STAGES = ("plan", "clips", "mix", "master", "deliver")
+
+
+class RenderConfig(BaseModel):
+    """Everything a render takes besides the script. The CLI fills it from its flags."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sample_rate: Literal[44100, 48000] = Field(48000, description="sample rate of every file written")
+    preset: str = Field("podcast", description="master preset: podcast, ebu-r128 or none")
+    use: dict[str, str] = Field(default_factory=dict, description="audio type -> backend name")
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="backend name -> options")
+    voices: dict[str, str] = Field(default_factory=dict, description="character -> pinned voice")
+    seed: int = Field(0, ge=0, description="base seed; every event derives its own from it")
+    reseed: dict[int, int] = Field(default_factory=dict,
+                                   description="row -> take number: another seed for that row alone (a new take)")
+    speech_gap: float = Field(0.35, ge=0, le=5, description="seconds of pause between consecutive speech rows")
+    ducking: bool = Field(True, description="lower background tracks under foreground speech")
+    duck_db: float = Field(-8.0, ge=-40, le=0, description="ducking depth in dB")
+    mp3: bool = Field(False, description="also write mix.mp3")
+    stems: bool = Field(True, description="write stems/ (one WAV per track)")
+    picture: bool = Field(True, description="write timeline.png")
+    jobs: int = Field(2, ge=1, le=32, description="clips rendered at once")
+    cache: bool = Field(True, description="reuse clips rendered before")
+    cache_dir: Path | None = Field(None, description="clip cache folder (default: $STORYAUDIO_CACHE_DIR or the user cache)")
+    progress: bool = Field(False, description="show a progress bar on stderr")
+
+
+@dataclass
+class RenderResult:
+    """What a render made. ``timeline`` says when each row plays; ``clips`` (by row) what rendering made of it
+    (clip file, detail, info, gain); ``warnings`` are the problems :func:`check` reports that did not stop the
+    render; ``timings`` the seconds each stage took (keys: :data:`STAGES`)."""
+
+    outdir: Path
+    files: dict[str, Path]
+    timeline: Timeline
+    clips: dict[int, RenderedClip]
+    loudness: MasterReport
+    rendered_rows: list[int] = field(default_factory=list)
+    cached_rows: list[int] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
+           config: RenderConfig | None = None, *, on_progress: Progress | None = None) -> RenderResult:
+    """Render ``script`` (a Script, a script dict, or a script file) into ``outdir``. ``on_progress`` (see
+    :data:`Progress`) hears each stage start and end and each clip as it is ready; an exception it raises
+    stops the render (the previous output stays)."""
+    config = config or RenderConfig()
+    outdir = Path(outdir)
+    sr = config.sample_rate
+    stages = _Stages(on_progress, _progress_bar(config.progress))
+    stages.begin("plan")
+
+    # 1. Validate the script and the settings (before any work, so bad input costs nothing).
+    script = _as_script(script)
+    preset = get_preset(config.preset)
+
+    # 2. Choose and build one backend per audio type the script uses; 3. cast a voice for every character;
+    # 4. plan: tracks, seeds, known durations.
+    backends, planned, warnings = _prepare(script, config)
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.staging-", dir=_parent(outdir)))
+    try:
+        stages.begin("clips", total=len(planned.events))
+        renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, config.jobs, stages.step)
+
+        # 5. Render the foreground; speech lengths become known.
+        clips = renderer.run([_ask(ev, ev.requested) for ev in planned.foreground])
+        lengths = {row: clip.seconds for row, clip in clips.items()}
+
+        # 6. Place every event in time; background spans follow from the foreground.
+        timeline = place(planned, script, lengths)
+
+        # 7. Render the background at the exact length of its span.
+        clips.update(renderer.run([_ask(ev, ev.span) for ev in timeline.background]))
+
+        # 8. Fit each clip to its slot, normalise it to its row's loudness, and write clips/.
+        clip_dir = staging / "clips"
+        clip_dir.mkdir()
+        rendered = {ev.row: _write_clip(ev, clips.pop(ev.row), clip_dir, sr) for ev in timeline.events}
+
+        # 9. Mix the tracks in blocks from the clip files (with ducking, pan and fades); write stems/.
+        stages.begin("mix")
+        mixed = _mix(timeline, rendered, staging, config)
+
+        # 10. Master to the preset: integrated loudness and a true-peak limiter.
+        stages.begin("master")
+        mastered, report = master(mixed, sr, preset)
+        del mixed
+
+        # 11. Deliver the files.
+        stages.begin("deliver")
+        files = _deliver(staging, script, timeline, rendered, mastered, report, config)
+        stages.end()
+        files["timeline.json"] = deliver.write_json(staging / "timeline.json",
+                                                    deliver.timeline_dict(timeline, rendered, stages.timings))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        stages.close()
+        for b in backends.values():
+            b.close()
+
+    # 12. Move the finished set into the output folder (the old files stay until each new one is in place).
+    outdir.mkdir(parents=True, exist_ok=True)
+    final: dict[str, Path] = {}
+    for name, path in files.items():
+        target = outdir / path.relative_to(staging)
+        if path.is_dir():
+            replace_dir(path, target)
+        else:
+            os.replace(path, target)
+        final[name] = target
+    shutil.rmtree(staging, ignore_errors=True)
+    return RenderResult(outdir, final, timeline, rendered, report, renderer.rendered_rows, renderer.cached_rows,
+                        warnings, dict(stages.timings))
+
+
+def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None = None) -> list[Problem]:
+    """Everything ``render`` would refuse, before any audio is made: the script (schema and rules), the
+    settings, the backends (known, installed), the casting (pinned voices exist) and the plan. Raises the
+    same errors render raises; returns the warnings (problems worth a look that do not stop a render; render
+    puts them on ``RenderResult.warnings``). ``storyaudio validate`` calls this, so validate and render
+    agree."""
+    config = config or RenderConfig()
+    script = _as_script(script)
+    get_preset(config.preset)
+    backends, _, warnings = _prepare(script, config)
+    for b in backends.values():
+        b.close()
+    return warnings
+
+
+# -- steps --------------------------------------------------------------------------------------------------
+
+def _prepare(script: Script, config: RenderConfig) -> tuple[dict[str, Backend], Plan, list[Problem]]:
+    """What render and check share: the backends per audio type, the casting and the plan, and the warnings
+    about them (text a voice cannot speak). A failure closes the backends it built."""
+    backends = _build_backends(script, config)
+    try:
+        speech = backends.get("speech")
+        casting = _cast(script, speech, config.voices)
+        planned = plan(script, {kind: b.name for kind, b in backends.items()}, casting, config.sample_rate,
+                       seed=config.seed, speech_gap=config.speech_gap, reseed=config.reseed)
+        warnings = list(getattr(script, "warnings", []))
+        for n, row in enumerate(script.rows, start=1):
+            if speech is not None and row.audio_type == "speech" and row.content:
+                for why in speech.text_problems(row.content, casting.get(row.character or "")):
+                    warnings.append(Problem(n, "content", why, "respell it in words the voice can say."))
+    except BaseException:
+        for b in backends.values():
+            b.close()
+        raise
+    return backends, planned, warnings
+
+
+def _as_script(script: Script | dict | str | os.PathLike) -> Script:
+    if isinstance(script, Script):
+        return Script.from_dict(script.to_dict())
+    if isinstance(script, dict):
+        return Script.from_dict(script)
+    return read_script(script)
+
+
+def _parent(outdir: Path) -> Path:
+    parent = outdir.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+def _build_backends(script: Script, config: RenderConfig) -> dict[str, Backend]:
+    for kind in config.use:
+        if kind not in KINDS:
+            raise OptionError(f"--use {kind}=...: unknown audio type '{kind}'. Use speech, music or sound_effect.")
+    used_kinds = [k for k in KINDS if any(r.audio_type == k for r in script.rows)]
+    chosen = {kind: config.use.get(kind, DEFAULTS[kind]) for kind in used_kinds}
+    for name in config.options:
+        if name not in chosen.values():
+            get_backend_class(name)  # unknown names get the unknown-backend message
+            raise OptionError(
+                f"--set {name}.…: backend '{name}' is not used by this render "
+                f"({', '.join(f'{k}={v}' for k, v in chosen.items())}). Add --use KIND={name} or drop the option.")
+    backends: dict[str, Backend] = {}
+    made: dict[str, Backend] = {}
+    for kind, name in chosen.items():
+        cls = get_backend_class(name, kind)
+        missing = cls.missing()
+        if missing:
+            raise BackendUnavailableError(
+                f"the {kind} backend '{name}' cannot run: missing {', '.join(missing)}. "
+                f"{cls.install_hint or 'Install its dependencies.'} Or choose another with --use {kind}=NAME "
+                f"('storyaudio backends' lists them).")
+        if name not in made:
+            made[name] = build_backend(cls, config.options.get(name), name)
+        backends[kind] = made[name]
+    return backends
+
+
+def _cast(script: Script, speech: Backend | None, pins: dict[str, str]) -> dict[str, str]:
+    """Casting, after checking every pin: a ``--voice`` for a character who never speaks is an OptionError; a
+    voice the backend does not have is an OptionError (``--voice``) or a ScriptError naming the cast entry
+    (``# Cast:``), both listing the voices there are."""
+    if speech is None:
+        return {}
+    voices = speech.voices()
+    if not voices:
+        return {}
+    known = script.characters()
+    for char in pins:
+        if char not in known:
+            raise OptionError(f"--voice {char}=...: no character '{char}' speaks in this script. "
+                              f"Characters: {', '.join(sorted(known)) or 'none'}.")
+    pinned: dict[str, str] = {}
+    problems = []
+    for i, c in enumerate(script.cast):
+        if c.voice and c.name in known and c.name not in pins:
+            found = find_voice(voices, c.voice)
+            if found is None:
+                problems.append(Problem(None, f"cast.{i}.voice", f"character '{c.name}' is pinned to voice "
+                                        f"'{c.voice}', which the {speech.name} backend does not have.",
+                                        f"choose one of its voices: {voice_listing(voices)} ('storyaudio voices' "
+                                        "describes them), or leave the voice empty to cast one."))
+            else:
+                pinned[c.name] = found
+    if problems:
+        raise ScriptError(problems)
+    for char, voice in pins.items():
+        found = find_voice(voices, voice)
+        if found is None:
+            raise OptionError(f"--voice {char}={voice}: '{char}' is pinned to voice '{voice}', which the "
+                              f"{speech.name} backend does not have. Voices: {voice_listing(voices)} "
+                              "('storyaudio voices' describes them).")
+        pinned[char] = found
+    characters = [Character(name, next((c.description for c in script.cast if c.name == name), None))
+                  for name in known]
+    return cast_characters(characters, voices, pinned)
+
+
+def _ask(ev: Event, seconds: float | None) -> BackendEvent:
+    """What the backend is asked for one event: ``seconds`` long (None: as long as it takes)."""
+    return BackendEvent(row=ev.row, kind=ev.audio_type, content=ev.content, duration=seconds, layout=ev.layout,
+                        character=ev.character, voice=ev.voice, character_description=ev.character_description,
+                        seed=ev.seed)
+
+
+class _ClipRenderer:
+    """Renders events through their backends: cache first, then in parallel (batched where a backend
+    batches). ``on_clip()`` is called as each clip is ready (in the calling thread)."""
+
+    def __init__(self, backends: dict[str, Backend], cache: ClipCache, sample_rate: int, jobs: int,
+                 on_clip: Callable[[], None]):
+        self.backends = backends
+        self.cache = cache
+        self.sr = sample_rate
+        self.jobs = jobs
+        self.on_clip = on_clip
+        self.locks = {id(b): threading.Lock() for b in backends.values()}
+        self.rendered_rows: list[int] = []
+        self.cached_rows: list[int] = []
+
+    def _key(self, backend: Backend, bev: BackendEvent) -> str:
+        # a cached clip is the backend's output as _accept converted it (resampled by storyaudio.audio)
+        code = f"{code_fingerprint(type(backend).__module__)}+{code_fingerprint('storyaudio.audio')}"
+        return clip_key(backend.name, backend.version, backend.options.model_dump(mode="json"),
+                        bev.cache_fields(), self.sr, code)
+
+    def run(self, asks: Sequence[BackendEvent]) -> dict[int, Clip]:
+        """Each asked event's clip, by row, at the render's sample rate."""
+        out: dict[int, Clip] = {}
+        todo: dict[int, tuple[Backend, list[tuple[BackendEvent, str]]]] = {}
+        for bev in asks:
+            backend = self.backends[bev.kind]
+            key = self._key(backend, bev)
+            hit = self.cache.get(key)
+            if hit is not None:
+                out[bev.row] = self._accept(backend, bev, hit)
+                self.cached_rows.append(bev.row)
+                self.on_clip()
+            else:
+                todo.setdefault(id(backend), (backend, []))[1].append((bev, key))
+        tasks: list[tuple[Backend, list[tuple[BackendEvent, str]]]] = []
+        for backend, items in todo.values():
+            size = backend.batch_size
+            tasks += [(backend, items[i : i + size]) for i in range(0, len(items), size)]
+        if not tasks:
+            return out
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            futures = [pool.submit(self._render_group, b, items) for b, items in tasks]
+            for fut in as_completed(futures):
+                backend, done = fut.result()
+                for bev, clip, key in done:
+                    clip = self._accept(backend, bev, clip)  # check and convert first: only good clips are cached
+                    self.cache.put(key, clip)
+                    out[bev.row] = clip
+                    self.rendered_rows.append(bev.row)
+                    self.on_clip()
+        return out
+
+    def _render_group(self, backend: Backend, items: list[tuple[BackendEvent, str]]):
+        bevs = [b for b, _ in items]
+        try:
+            with contextlib.nullcontext() if backend.thread_safe else self.locks[id(backend)]:
+                clips = backend.render_batch(bevs, self.sr) if len(bevs) > 1 else [backend.render(bevs[0], self.sr)]
+        except StoryAudioError:
+            raise
+        except Exception as exc:  # a backend bug or a broken model: say which row and backend
+            raise RenderError(f"the {backend.name} backend failed: {type(exc).__name__}: {exc}",
+                              row=items[0][0].row) from exc
+        return backend, [(bev, clip, key) for (bev, key), clip in zip(items, clips)]
+
+    def _accept(self, backend: Backend, bev: BackendEvent, clip: Clip) -> Clip:
+        """The clip at the render's rate (a new Clip when resampled); NaN or infinite samples are an error."""
+        if clip.sample_rate != self.sr:
+            clip = Clip(resample(clip.audio, clip.sample_rate, self.sr), self.sr, clip.detail, clip.info,
+                        clip.level_db)
+        if not np.all(np.isfinite(clip.audio)):
+            raise RenderError(f"the {backend.name} backend returned NaN or infinite samples.", row=bev.row)
+        return clip
+
+
+class _Stages:
+    """Times the stages of a render (``timings``, seconds) and tells ``on_progress`` and the progress bar
+    ``(stage, done, total)`` as each stage begins, advances (``step``) and ends."""
+
+    def __init__(self, on_progress: Progress | None, bar: _RichBar | None):
+        self.listeners = [f for f in (on_progress, bar) if f is not None]
+        self.bar = bar
+        self.timings: dict[str, float] = {}
+        self.stage: str | None = None
+        self.done = self.total = 0
+        self.t0 = 0.0
+
+    def _tell(self, stage: str) -> None:
+        for f in self.listeners:
+            f(stage, self.done, self.total)
+
+    def begin(self, stage: str, total: int = 1) -> None:
+        """End the running stage (if any) and start ``stage`` of ``total`` steps."""
+        self.end()
+        self.stage, self.done, self.total, self.t0 = stage, 0, total, time.perf_counter()
+        self._tell(stage)
+
+    def step(self) -> None:
+        if self.stage is not None:
+            self.done = min(self.total, self.done + 1)
+            self._tell(self.stage)
+
+    def end(self) -> None:
+        if self.stage is None:
+            return
+        stage, self.stage = self.stage, None
+        self.timings[stage] = time.perf_counter() - self.t0
+        self.done = self.total
+        self._tell(stage)
+
+    def close(self) -> None:
+        """Take the progress bar down, however the render ended."""
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _RichBar:
+    """A progress bar on stderr while clips render (the CLI's, unless ``-q``)."""
+
+    def __init__(self) -> None:
+        self.p: Any = None
+        self.task: Any = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != "clips":
+            return self.close()
+        if self.p is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.p = Progress(TextColumn("rendering clips"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                              console=Console(stderr=True), transient=True)
+            self.p.start()
+            self.task = self.p.add_task("clips", total=total)
+        self.p.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.p is not None:
+            self.p.stop()
+            self.p = None
+
+
+def _progress_bar(enabled: bool) -> _RichBar | None:
+    return _RichBar() if enabled and sys.stderr.isatty() else None
+
+
+def _write_clip(ev: PlacedEvent, clip: Clip, clip_dir: Path, sr: int) -> RenderedClip:
+    """Fit the clip to the event's slot, bring it to the row's loudness, and write it as a float WAV."""
+    audio = fit_length(clip.audio, int(round(ev.span * sr)), sr)
+    # a backend may ask for its clip to sit above or below the row's target ("distant", "light")
+    gain = normalize_gain(audio, sr, ev.target_lufs + clip.level_db)
+    audio = (audio * np.float32(gain)).astype(np.float32)
+    name = f"row{ev.row:03d}-{ev.audio_type}.wav"
+    deliver.write_wav(clip_dir / name, audio, sr, subtype="FLOAT")
+    return RenderedClip(ev.row, f"clips/{name}", clip.detail, dict(clip.info), clip.level_db,
+                        round(20 * float(np.log10(max(gain, 1e-12))), 2))
+
+
+def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, config: RenderConfig) -> np.ndarray:
+    sr = timeline.sample_rate
+    n_samples = timeline.mix_samples  # the timeline and a short tail of room after its end
+    tracks: dict[str, Track] = {}
+    for ev in timeline.events:
+        track = tracks.setdefault(ev.track, Track(ev.track, ducked=ev.layout == "background" and config.ducking))
+        start = int(round(ev.start * sr))
+        length = int(round(ev.span * sr))
+        track.sources.append(Source(start=start, length=length, path=staging / rendered[ev.row].clip_file,
+                                    pan=ev.pan, fade_in=int(ev.fade_in * sr), fade_out=int(ev.fade_out * sr)))
+    duck = None
+    if config.ducking:
+        speech = [(e.start, e.end) for e in timeline.foreground if e.audio_type == "speech"]
+        duck = ducking_envelope(speech, n_samples, sr, config.duck_db)
+    writers = {}
+    if config.stems:
+        import soundfile as sf
+
+        (staging / "stems").mkdir()
+        writers = {name: sf.SoundFile(str(staging / "stems" / f"{name}.wav"), "w", samplerate=sr, channels=2,
+                                      subtype="FLOAT") for name in tracks}
+    try:
+        return mix(list(tracks.values()), n_samples, duck, writers if config.stems else None)
+    finally:
+        for w in writers.values():
+            w.close()
+
+
+def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[int, RenderedClip],
+             audio: np.ndarray, report: MasterReport, config: RenderConfig) -> dict[str, Path]:
+    """Every file but timeline.json (written after this stage, with its time)."""
+    sr = config.sample_rate
+    files: dict[str, Path] = {"clips": staging / "clips"}
+    if config.stems:
+        files["stems"] = staging / "stems"
+    files["mix.wav"] = deliver.write_wav(staging / "mix.wav", audio, sr)
+    if config.mp3:
+        files["mix.mp3"] = deliver.write_mp3(staging / "mix.mp3", audio, sr, script.title)
+    files["script.json"] = deliver.write_json(staging / "script.json", script.to_dict())
+    (staging / "subtitles.srt").write_text(subtitles.srt(timeline), encoding="utf-8")
+    (staging / "subtitles.vtt").write_text(subtitles.vtt(timeline), encoding="utf-8")
+    (staging / "labels.txt").write_text(subtitles.labels(timeline), encoding="utf-8")
+    files.update({n: staging / n for n in ("subtitles.srt", "subtitles.vtt", "labels.txt")})
+    files["loudness.json"] = deliver.write_json(staging / "loudness.json", report.to_dict())
+    if config.picture:
+        files["timeline.png"] = deliver.timeline_png(staging / "timeline.png", timeline, audio)
+    return files
