@@ -7,7 +7,7 @@ from helpers import TONE, end_row, row
 
 from storyaudio.errors import ScriptError
 from storyaudio.plan import place, plan
-from storyaudio.script import Script
+from storyaudio.script import MAX_TOTAL_SECONDS, Script
 
 
 def timeline_for(rows, lengths, gap=0.35):
@@ -84,4 +84,4 @@ def test_timeline_longer_than_cap_is_refused():
     script = Script.from_dict({"title": "t", "rows": [row(content="x")]})
     tl = plan(script, TONE, {}, 48000)
     with pytest.raises(ScriptError, match="limit"):
-        place(tl, script, {1: 4000.0})
+        place(tl, script, {1: MAX_TOTAL_SECONDS + 400.0})
