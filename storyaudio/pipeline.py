@@ -210,8 +210,10 @@ def _prepare(script: Script, config: RenderConfig) -> tuple[dict[str, Backend], 
 
 
 def _as_script(script: Script | dict | str | os.PathLike) -> Script:
-    if isinstance(script, Script):
-        return Script.from_dict(script.to_dict())
+    if isinstance(script, Script):  # validated afresh (it may have been edited), keeping the reader's warnings
+        fresh = Script.from_dict(script.to_dict())
+        fresh.warnings = list(script.warnings) + [w for w in fresh.warnings if w not in script.warnings]
+        return fresh
     if isinstance(script, dict):
         return Script.from_dict(script)
     return read_script(script)

@@ -19,14 +19,12 @@ from __future__ import annotations
 from typing import Mapping
 
 from .errors import Problem, ScriptError
-from .script.model import DEFAULT_DURATION, MAX_TOTAL_SECONDS, Script
+from .script.model import DEFAULT_DURATION, MAX_TOTAL_SECONDS, MIN_SECONDS, Script
 from .seeds import derive_seed
 from .timeline import Event, PlacedEvent, Plan, Timeline
 
 #: Stereo positions handed to characters in order of first appearance (the first speaker sits centre).
 PAN_POSITIONS = (0.0, -0.3, 0.3, -0.15, 0.15, -0.4, 0.4)
-#: The shortest background track that plays (seconds).
-MIN_BACKGROUND_SECONDS = 0.05
 
 
 def event_seed(base_seed: int, kind: str, content: str, occurrence: int) -> int:
@@ -50,7 +48,6 @@ def plan(script: Script, backends: dict[str, str], casting: dict[str, str], samp
     voice_tracks = _speech_tracks(characters)
     occurrences: dict[tuple[str, str], int] = {}
     events: list[Event] = []
-    problems: list[Problem] = []
     for n, row in enumerate(script.rows, start=1):
         if row.is_background and row.action == "end":
             continue
@@ -59,11 +56,7 @@ def plan(script: Script, backends: dict[str, str], casting: dict[str, str], samp
         speech = row.audio_type == "speech"
         if row.is_background:
             track = f"bg{row.id}-{row.audio_type.replace('_', '-')}"
-            requested = row.seconds  # None: the span, known after placement
-            if requested is not None and requested < MIN_BACKGROUND_SECONDS:
-                problems.append(Problem(n, "duration", f"a background track of {requested:g} s is too short to "
-                                        "play.", f"give it at least {MIN_BACKGROUND_SECONDS:g} s, or auto to "
-                                        "span its rows."))
+            requested = row.seconds  # None: the span, known after placement (validation refused < MIN_SECONDS)
         elif speech:
             track = voice_tracks[row.character or ""]
             requested = row.seconds
@@ -78,8 +71,6 @@ def plan(script: Script, backends: dict[str, str], casting: dict[str, str], samp
             character_description=descriptions.get(row.character or ""), track_id=row.id, requested=requested,
             pan=pans.get(row.character or "") if speech else None,
         ))
-    if problems:
-        raise ScriptError(problems)
     return Plan(script.title, sample_rate, tuple(events), dict(casting), dict(backends), speech_gap)
 
 
@@ -128,7 +119,7 @@ def place(plan: Plan, script: Script, lengths: Mapping[int, float]) -> Timeline:
         start, end = starts[ev.row], ends[ev.row]
         if ev.layout == "foreground":
             placed.append(PlacedEvent.of(ev, start, end))
-        elif end - start < MIN_BACKGROUND_SECONDS:
+        elif end - start < MIN_SECONDS:
             problems.append(Problem(ev.row, "action", "this background track gets no time to play: no "
                                     "foreground row plays between its begin and end rows.",
                                     "put foreground rows between begin and end, or give it a duration."))
@@ -141,7 +132,8 @@ def place(plan: Plan, script: Script, lengths: Mapping[int, float]) -> Timeline:
     duration = max([cursor] + [e.end for e in placed])
     if duration > MAX_TOTAL_SECONDS:
         raise ScriptError([Problem(None, "rows", f"the piece would last {duration:.0f} s, more than the "
-                                   f"{MAX_TOTAL_SECONDS:.0f} s limit.", "split it into several scripts.")])
+                                   f"{MAX_TOTAL_SECONDS:.0f} s limit.",
+                                   "split it into several scripts (one per chapter, say).")])
     return Timeline(plan.title, plan.sample_rate, tuple(placed), plan.casting, plan.backends, plan.speech_gap,
                     duration)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storyaudio.errors import ScriptReadError
-from storyaudio.script import Script, check
+from storyaudio.script import Script, check, read_script
 from storyaudio.script.fountain import parse_fountain
 
 SCENE = """\
@@ -163,3 +163,102 @@ def test_read_script_reads_fountain_files(tmp_path):
     script = read_script(path)
     assert script.title == "last_signal"  # no Title: -> the file name
     assert len([r for r in script.rows if r.audio_type == "speech"]) == 5
+
+
+ACTS = """\
+Title: The Relay
+Authors: A. Writer
+    and B. Writer
+Show: Signals
+Year: 2025
+Cover: cover.png
+Description: Two acts at a relay station.
+Draft date: 1 May
+
+# Act One
+
+## The station
+
+AMBIENCE: electrical hum
+
+MAYA
+Is it still transmitting?
+
+# Chapter: Act Two
+
+MUSIC OUT
+AMBIENCE OUT
+
+EXT. DESERT - DAY
+
+AMBIENCE: wind
+
+MAYA
+We found it.
+"""
+
+
+def test_sections_become_chapters_and_front_matter_becomes_metadata():
+    data = parse_fountain(ACTS)
+    s = Script.from_dict(data)
+    assert s.chapters() == [(1, "Act One"), (4, "Act Two")]  # '##' sections are deeper: not chapters
+    assert [(r.action, r.content) for r in s.rows[2:5]] == [("end", None), ("begin", "Wind."), (None, "We found it.")]
+    assert s.rows[2].chapter is None  # the end of act one's ambience stays in act one
+    assert (s.author, s.album, s.year, s.cover, s.description) == (
+        "A. Writer and B. Writer", "Signals", 2025, "cover.png", "Two acts at a relay station.")
+
+
+def test_a_section_with_nothing_to_render_is_not_a_chapter_and_says_so():
+    text = "# Prologue\n\n# Act One\n\nANNA\nHello.\n\n# Act Two\n\nAMBIENCE: rain\n\n# Act Three\n\nANNA\nBye.\n"
+    warnings: list = []
+    s = Script.from_dict(parse_fountain(text, warnings=warnings))
+    assert s.chapters() == [(1, "Act One"), (3, "Act Three")]  # row 2 is the rain, in no chapter of its own
+    said = [str(w) for w in warnings]
+    assert any("line 1" in w and "'Prologue' has nothing to render" in w for w in said), said
+    assert any("'Act Two' holds only background tracks" in w for w in said), said
+
+
+def test_dropped_cues_are_warnings_naming_their_line():
+    text = """\
+Title: Drops
+
+ANNA
+
+Hello? Anyone?
+
+BOB
+(sighs)
+
+SFX:
+
+MUSIC: soft piano (bed)
+MUSIC OUT
+
+/* a cut
+   paragraph */
+[ ]
+
+The room is empty.
+
+CARL
+I'm here.
+"""
+    warnings: list = []
+    data = parse_fountain(text, warnings=warnings)
+    assert [r["content"] for r in data["rows"]] == ["I'm here."]
+    said = {w.field: w.message for w in warnings}
+    assert "'ANNA' looks like a character cue, but no dialogue follows" in said["line 3"]
+    assert "Bob's cue has no words to speak" in said["line 7"]
+    assert "no description" in said["line 10"]
+    assert "'Soft piano.' stops before any dialogue or cue plays over it" in said["line 12"]
+    assert "no description" in said["line 17"]  # line numbers stay true after a multi-line boneyard
+    assert "2 lines of action text (lines 5, 19) are not spoken" in said[None]
+    assert all(w.row is None and w.fix for w in warnings)
+
+
+def test_read_script_puts_the_screenplay_warnings_on_the_script(tmp_path):
+    path = tmp_path / "s.fountain"
+    path.write_text("# One\n\nANNA\n\nHello.\n\nBOB\nHi.\n", encoding="utf-8")
+    s = read_script(path)
+    assert s.chapters() == [(1, "One")]
+    assert [w.field for w in s.warnings] == ["line 3", None]

@@ -10,8 +10,8 @@ import pytest
 from helpers import EXAMPLES, end_row, row
 
 from storyaudio.errors import ScriptError, ScriptReadError
-from storyaudio.script import (HEADERS, Script, check, load_schema, parse_script_text, read_script,
-                               script_to_text, strict_schema, write_script)
+from storyaudio.script import (HEADERS, META_KEYS, ROW_KEYS, Script, check, load_schema, parse_script_text,
+                               read_script, script_to_text, strict_schema, write_script)
 
 
 
@@ -76,7 +76,7 @@ def test_schema_errors_name_row_and_field(mutate, expected):
         (lambda d: d["rows"].append(row("sound_effect", "background", 5, None, -30, "begin", "rain")),
          (6, "duration"), "after the last foreground"),
         (lambda d: d["rows"].insert(1, end_row(1)), (2, "action"), "ends right after it begins"),
-        (lambda d: d["rows"].extend([row("sound_effect", content="hum", duration=600)] * 7), (None, "rows"),
+        (lambda d: d["rows"].extend([row("sound_effect", content="hum", duration=600)] * 25), (None, "rows"),
          "limit"),
         (lambda d: d["cast"].append({"name": "Host", "description": None, "voice": None}), (None, "cast"), "twice"),
     ],
@@ -174,11 +174,20 @@ def test_strict_schema_is_derived_and_openai_shaped():
         assert sorted(obj["required"]) == sorted(obj["properties"])
     assert "null" in strict["properties"]["cast"]["type"]
     assert "minimum" not in json.dumps(strict) and "maxLength" not in json.dumps(strict)
-    assert strict["$defs"]["row"]["required"] == canonical["$defs"]["row"]["required"]
-    # a script valid under the canonical schema (with cast null) is valid under the strict one
+    # the eight core row keys stay required; the optional ones (chapter) become required and nullable
+    assert canonical["$defs"]["row"]["required"] == list(ROW_KEYS)
+    assert strict["$defs"]["row"]["required"] == list(ROW_KEYS) + ["chapter"]
+    assert "null" in strict["$defs"]["row"]["properties"]["chapter"]["type"]
+    assert sorted(strict["required"]) == sorted(["title", "rows", "cast", *META_KEYS])
+    # a script valid under the canonical schema, its optional keys written as null as strict output does,
+    # is valid under the strict one, and still valid under the canonical one
     data = good()
-    data["cast"] = None
+    data.update(cast=None, **{k: None for k in META_KEYS})
+    data["rows"] = [{**r, "chapter": None} for r in data["rows"]]
+    data["rows"][1]["chapter"] = "Part One"
     jsonschema.validate(data, strict)
+    assert check(data) == []
+    assert Script.from_dict(data).chapters() == [(2, "Part One")]
     bad = copy.deepcopy(data)
     bad["rows"][0]["layout"] = "sideways"
     with pytest.raises(jsonschema.ValidationError):

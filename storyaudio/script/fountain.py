@@ -25,10 +25,12 @@ Writers can draft a piece as a screenplay and render it with no language model a
 
 The grammar, line by line (blank lines separate blocks):
 
-* **Front matter**: ``Key: value`` lines at the very top, before the first blank line. ``Title:`` names the
-  piece (otherwise the ``title`` argument, otherwise "Untitled"); other keys (``Author:``, ``Draft date:``...)
-  are ignored. ``Cast: NAME - description`` lines (anywhere in the text, ``-``, ``–``, ``—`` or ``:`` after
-  the name) describe a character's voice for casting; they become the script's ``cast`` list.
+* **Front matter**: ``Key: value`` lines at the very top, before the first blank line (an indented line
+  continues the value above). ``Title:`` names the piece (otherwise the ``title`` argument, otherwise
+  "Untitled"); ``Author:`` (or ``Authors:``), ``Album:`` (or ``Show:``), ``Year:``, ``Cover:`` and
+  ``Description:`` are the episode metadata; other keys (``Draft date:``...) are ignored.
+  ``Cast: NAME - description`` lines (anywhere in the text, ``-``, ``–``, ``—`` or ``:`` after the name)
+  describe a character's voice for casting; they become the script's ``cast`` list.
 * **Scene headings**: lines starting with ``INT.``, ``EXT.``, ``INT./EXT.``, ``I/E`` or ``EST.``, or forced
   with a leading ``.``. A heading ends the previous scene's ambience. With ``heading_ambience=True`` it also
   begins a quiet ambience described from the location ("Interior ambience: relay station, night.").
@@ -50,9 +52,17 @@ The grammar, line by line (blank lines separate blocks):
 * **Modifiers**: a trailing parenthesis on ``SFX:``, ``MUSIC:`` and ``AMBIENCE:`` lines and on sound cues
   holds comma-separated settings: ``bed`` (or ``under``), a duration ``4s`` / ``4 sec`` / ``4 seconds``, a
   loudness ``-30 LUFS`` (``dB`` accepted). Anything else in that parenthesis stays in the description.
+* **Sections** (``# Act One``) are chapters: each section of the shallowest level used (``#`` if any, else
+  ``##``...) starts a chapter at the next row; deeper sections are ignored. A section with nothing to render
+  before the next one is dropped (with a warning), as is a leading ``Chapter:`` in its title.
 * Everything else is ignored: action lines (write a ``NARRATOR`` cue for narration), transitions
-  (``CUT TO:``, ``FADE OUT.``, ``> ... <``), sections (``#``), synopses (``=``), page breaks (``===``),
-  notes (``[[...]]``) and boneyard (``/* ... */``).
+  (``CUT TO:``, ``FADE OUT.``, ``> ... <``), synopses (``=``), page breaks (``===``), notes (``[[...]]``) and
+  boneyard (``/* ... */``).
+
+What looked like content but had to be dropped is reported as a warning naming its line (pass a list as
+``warnings``; ``read_script`` puts them on ``Script.warnings``): a cue with no dialogue under it, a cue whose
+lines are all parentheticals, an ``SFX:``/``MUSIC:``/``AMBIENCE:`` line or ``[ ]`` with no description, a bed
+that stops before anything plays over it, a section with nothing in it, and (in one warning) action lines.
 
 Volumes are left at null (the default of each kind: speech -15 LUFS, beds -32 LUFS...) unless a modifier
 sets them; durations are ``"auto"`` unless given. Every track still playing at the end is ended there; a
@@ -64,8 +74,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import ScriptReadError
-from .io import _number
+from ..errors import Problem, ScriptReadError
+from .cells import to_number as _number
 
 __all__ = ["parse_fountain"]
 
@@ -79,6 +89,10 @@ _CUE_CHARS = re.compile(r"^[A-Z0-9 .'’\-&/]+$")
 _END_MUSIC = {"MUSIC OUT", "END MUSIC", "MUSIC STOPS", "MUSIC ENDS", "MUSIC FADES OUT", "END OF MUSIC"}
 _END_AMBIENCE = {"AMBIENCE OUT", "END AMBIENCE", "AMBIENCE STOPS", "AMBIENCE ENDS", "AMBIENCE FADES OUT"}
 _OUT_WORDS = {"out", "end", "stop", "stops", "ends", "off", "fade out", "fades out"}
+_TRANSITION = re.compile(r"^(?:(?:FADE|CUT|DISSOLVE|SMASH|MATCH|WIPE|IRIS|JUMP|TIME)\b.*|(?:THE )?END\.?|"
+                         r"INTERMISSION\.?|BLACKOUT\.?|BLACK\.?)$|TO:$")
+_META_KEYS = {"author": "author", "authors": "author", "album": "album", "show": "album", "year": "year",
+              "cover": "cover", "description": "description"}
 
 
 def _row(audio_type: str, content: str | None, *, layout: str = "foreground", id: int | None = None,
@@ -137,8 +151,11 @@ def _spoken(text: str) -> str:
 
 
 def _strip_notes(text: str) -> str:
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)  # boneyard
-    return re.sub(r"\[\[.*?\]\]", "", text, flags=re.DOTALL)  # notes
+    def blank(m: re.Match) -> str:  # one \x01 per line break taken out, so line numbers can stay true
+        return "\x01" * m.group(0).count("\n")
+
+    text = re.sub(r"/\*.*?\*/", blank, text, flags=re.DOTALL)  # boneyard
+    return re.sub(r"\[\[.*?\]\]", blank, text, flags=re.DOTALL)  # notes
 
 
 def _is_cue(line: str) -> bool:
@@ -178,14 +195,30 @@ def _heading_ambience(line: str) -> str:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, warn) -> None:
         self.rows: list[dict] = []
         self.next_id = 1
         self.music: int | None = None  # id of the music bed playing
         self.ambience: int | None = None  # id of the ambience playing
+        self.begun_at: dict[int, int | None] = {}  # track id -> screenplay line of its cue (None: a heading's)
+        self.chapter: tuple[str, int] | None = None  # a section waiting for its first row: (title, line)
+        self.line: int | None = None  # the screenplay line being read
+        self.warn = warn
 
     def add(self, row: dict) -> None:
+        if self.chapter is not None and row["action"] != "end":
+            row["chapter"] = self.chapter[0]
+            self.chapter = None
         self.rows.append(row)
+
+    def section(self, title: str, line: int) -> None:
+        if self.chapter is not None:
+            self._empty_section(*self.chapter)
+        self.chapter = (title, line)
+
+    def _empty_section(self, title: str, line: int) -> None:
+        self.warn(line, f"section '{title}' has nothing to render before the next section or the end, so it is "
+                        "not a chapter.", "put dialogue or cues under it, or remove it.")
 
     def speech(self, character: str, text: str) -> None:
         text = _spoken(text)
@@ -199,6 +232,12 @@ class _Builder:
         elif _describe(desc):
             self.add(_row("sound_effect", _describe(desc), volume=mods.get("volume"),
                           duration=mods.get("duration", "auto")))
+        else:
+            self._nothing("sound cue")
+
+    def _nothing(self, what: str) -> None:
+        self.warn(self.line, f"this {what} has no description, so nothing plays.",
+                  "describe the sound after the colon or inside the brackets.")
 
     def music_cue(self, text: str, bed: bool = False) -> None:
         desc, mods = _modifiers(text)
@@ -209,21 +248,25 @@ class _Builder:
             self.music = self._begin("music", desc, mods)
         elif _describe(desc):
             self.add(_row("music", _describe(desc), volume=mods.get("volume"), duration=mods.get("duration", "auto")))
+        else:
+            self._nothing("music cue")
 
-    def begin_ambience(self, text: str, mods: dict | None = None) -> None:
+    def begin_ambience(self, text: str, mods: dict | None = None, from_heading: bool = False) -> None:
         if mods is None:
             text, mods = _modifiers(text)
         if text.strip().lower().rstrip(".") in _OUT_WORDS:
             self.end_ambience()
             return
         self.end_ambience()
-        self.ambience = self._begin("sound_effect", text, mods)
+        self.ambience = self._begin("sound_effect", text, mods, from_heading)
 
-    def _begin(self, audio_type: str, desc: str, mods: dict) -> int | None:
+    def _begin(self, audio_type: str, desc: str, mods: dict, from_heading: bool = False) -> int | None:
         if not _describe(desc):
+            self._nothing("background cue")
             return None
         track = self.next_id
         self.next_id += 1
+        self.begun_at[track] = None if from_heading else self.line
         self.add(_row(audio_type, _describe(desc), layout="background", id=track, volume=mods.get("volume"),
                       action="begin", duration=mods.get("duration", "auto")))
         return track
@@ -233,10 +276,25 @@ class _Builder:
             return
         begin = next(i for i, r in enumerate(self.rows) if r["id"] == track)
         if not any(r["layout"] == "foreground" for r in self.rows[begin + 1:]):
-            del self.rows[begin]  # a track that would cover no foreground row: drop it
+            dropped = self.rows.pop(begin)  # a track that would cover no foreground row: drop it
+            if self.begun_at[track] is not None:
+                self.warn(self.begun_at[track], f"the track '{dropped['content']}' stops before any dialogue or "
+                                                "cue plays over it, so it is dropped.",
+                          "put dialogue or cues between it and the line that ends or replaces it.")
+            if "chapter" in dropped:
+                self._move_chapter(dropped["chapter"], begin)
         else:
             self.add(_row(self.rows[begin]["audio_type"], None, layout="background", id=track, action="end",
                           duration=None))
+
+    def _move_chapter(self, title: str, index: int) -> None:
+        """A chapter whose row was dropped starts at the next row that can hold it, or waits for one."""
+        for r in self.rows[index:]:
+            if r["action"] != "end" and "chapter" not in r:
+                r["chapter"] = title
+                return
+        if self.chapter is None:
+            self.chapter = (title, self.line or 0)
 
     def end_music(self) -> None:
         self._end(self.music)
@@ -249,10 +307,19 @@ class _Builder:
     def finish(self) -> None:
         self.end_music()
         self.end_ambience()
+        if self.chapter is not None:
+            self._empty_section(*self.chapter)
         renumber: dict[int, int] = {}  # dropped tracks leave gaps: number tracks 1, 2, 3... in order
         for r in self.rows:
             if r["id"] is not None:
                 r["id"] = renumber.setdefault(r["id"], len(renumber) + 1)
+        # a chapter needs a foreground row of its own before the next chapter starts
+        marks = [i for i, r in enumerate(self.rows) if "chapter" in r] + [len(self.rows)]
+        for i, j in zip(marks, marks[1:]):
+            if not any(r["layout"] == "foreground" for r in self.rows[i:j]):
+                title = self.rows[i].pop("chapter")
+                self.warn(None, f"section '{title}' holds only background tracks, so it is not a chapter.",
+                          "put dialogue or cues under it, or remove it.")
 
 
 def _directive(line: str) -> tuple[str, str] | None:
@@ -283,63 +350,93 @@ def _cast_line(line: str) -> tuple[str, str] | None:
     return name, desc
 
 
-def parse_fountain(text: str, title: str | None = None, *, heading_ambience: bool = False) -> dict:
+def parse_fountain(text: str, title: str | None = None, *, heading_ambience: bool = False,
+                   warnings: list[Problem] | None = None) -> dict:
     """Parse screenplay text (the grammar in this module's docstring) into a canonical script dict.
 
     ``title`` is used when the text has no ``Title:`` front matter. The dict is not validated here; read it
-    through :func:`storyaudio.script.Script.from_dict` (``read_script`` does). Raises ScriptReadError when
-    the text holds no dialogue, effect or music at all.
+    through :func:`storyaudio.script.Script.from_dict` (``read_script`` does). What had to be dropped is
+    appended to ``warnings`` (when given) as Problems whose field names the screenplay line. Raises
+    ScriptReadError when the text holds no dialogue, effect or music at all.
     """
-    text = _strip_notes(text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff"))
-    lines = text.split("\n")
+    found: list[Problem] = []
 
-    # Front matter: key: value lines at the very top, up to the first blank line.
-    front_title = None
+    def warn(line: int | None, message: str, fix: str) -> None:
+        found.append(Problem(None, f"line {line}" if line else None, message, fix))
+
+    text = _strip_notes(text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff"))
+    lines, numbers, at = [], [], 1  # the lines, and each one's number in the text as written
+    for line in text.split("\n"):
+        lines.append(line.replace("\x01", ""))
+        numbers.append(at)
+        at += 1 + line.count("\x01")
+
+    # Front matter: key: value lines at the very top, up to the first blank line; indented lines continue.
+    front: dict[str, str] = {}
     i = 0
     if lines and re.match(r"^\s*[A-Za-z][A-Za-z ]*:\s*\S", lines[0]) and not _directive(lines[0]):
+        key = ""
         while i < len(lines) and lines[i].strip():
-            key, _, value = lines[i].partition(":")
-            if key.strip().lower() == "title" and value.strip():
-                front_title = re.sub(r"[*_]", "", value.strip())
+            if lines[i][:1] in (" ", "\t") and key:
+                front[key] = f"{front[key]} {lines[i].strip()}".strip()
+            else:
+                key, _, value = lines[i].partition(":")
+                key = key.strip().lower()
+                front[key] = value.strip()
             i += 1
+    front_title = re.sub(r"[*_]", "", front.get("title", "")).strip() or None
 
     cast: dict[str, str] = {}
-    b = _Builder()
-    body = lines[i:]
+    b = _Builder(warn)
     # Cast lines anywhere (front matter included).
     for line in lines:
         c = _cast_line(line)
         if c and c[1]:
             cast[c[0]] = c[1]
 
-    blocks: list[list[str]] = []
-    current: list[str] = []
-    for line in body:
-        if line.strip():
-            current.append(line.rstrip())
-        elif current:
+    # Blocks of non-blank lines (with their line numbers); a section line is a block of its own.
+    blocks: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] = []
+    for number, line in zip(numbers[i:], lines[i:]):
+        if line.strip() and not _section(line):
+            current.append((number, line.rstrip()))
+            continue
+        if current:
             blocks.append(current)
             current = []
+        if _section(line):
+            blocks.append([(number, line.strip())])
     if current:
         blocks.append(current)
+    levels = [_section(ln)[0] for block in blocks for _, ln in block[:1] if _section(ln)]
+    chapter_level = min(levels) if levels else 0
 
+    action_lines: list[int] = []
     for block in blocks:
-        first = block[0].strip()
+        number, first = block[0][0], block[0][1].strip()
+        b.line = number
+        section = _section(first)
+        if section:
+            if section[0] == chapter_level and section[1]:
+                b.section(section[1], number)
+            continue
         if _cast_line(first):
             continue
         if _is_heading(first):
             b.end_ambience()
             if heading_ambience:
-                b.begin_ambience(_heading_ambience(first), {})
+                b.begin_ambience(_heading_ambience(first), {}, from_heading=True)
             block = block[1:]
             if not block:
                 continue
-            first = block[0].strip()
+            number, first = block[0][0], block[0][1].strip()
         if len(block) >= 2 and _is_cue(first) and not _directive(first) and not _is_bracketed(first):
             character = _cue_name(first)
+            rows_before = len(b.rows)
             spoken: list[str] = []
-            for line in block[1:]:
+            for number, line in block[1:]:
                 s = line.strip()
+                b.line = number
                 if (s.startswith("[") and s.endswith("]")) or _directive(s):
                     b.speech(character, " ".join(spoken))
                     spoken = []
@@ -349,28 +446,64 @@ def parse_fountain(text: str, title: str | None = None, *, heading_ambience: boo
                 else:
                     spoken.append(s)
             b.speech(character, " ".join(spoken))
+            if len(b.rows) == rows_before:
+                warn(block[0][0], f"{character}'s cue has no words to speak (only parentheticals or asides), "
+                                  "so it is dropped.", "write the spoken line under the name.")
             continue
-        for line in block:
-            _action_line(b, line.strip())
+        if len(block) == 1 and _is_cue(first) and not _directive(first) and not _is_transition(first):
+            warn(number, f"'{first}' looks like a character cue, but no dialogue follows it, so nothing is spoken.",
+                 "put the spoken line directly under the name, with no blank line between.")
+            continue
+        for number, line in block:
+            b.line = number
+            if not _action_line(b, line.strip()):
+                action_lines.append(number)
 
     b.finish()
     if not b.rows:
         raise ScriptReadError(
             "the screenplay has no dialogue, sound cue or music cue. Write a character name in capitals on its "
             "own line with the spoken text below it, '[a sound]' or 'SFX: ...' for effects, 'MUSIC: ...' for music.")
+    if action_lines:
+        n = len(action_lines)
+        shown = ", ".join(str(k) for k in action_lines[:5]) + (f" and {n - 5} more" if n > 5 else "")
+        found.append(Problem(None, None, f"{n} line{'s' if n > 1 else ''} of action text (line{'s' if n > 1 else ''} "
+                                         f"{shown}) {'are' if n > 1 else 'is'} not spoken.",
+                             "to have action read, put a NARRATOR cue on the line above it; write sounds as "
+                             "[a sound] or SFX: ..."))
+    if warnings is not None:
+        warnings.extend(found)
     out: dict[str, Any] = {"title": (front_title or title or "Untitled").strip()[:200] or "Untitled"}
+    for key, value in front.items():
+        if key in _META_KEYS and value:
+            meta = _META_KEYS[key]
+            out[meta] = int(value) if meta == "year" and re.fullmatch(r"\d{4}", value) else value
     if cast:
         out["cast"] = [{"name": n, "description": d[:300], "voice": None} for n, d in cast.items()]
     out["rows"] = b.rows
     return out
 
 
+def _section(line: str) -> tuple[int, str] | None:
+    """(level, title) of a section line (``# Act One``; a leading ``Chapter:`` is dropped from the title)."""
+    m = re.match(r"^\s*(#+)\s*(.*?)\s*$", line)
+    if not m:
+        return None
+    title = re.sub(r"^chapter\s*:\s*", "", m.group(2), flags=re.IGNORECASE)
+    return len(m.group(1)), title
+
+
+def _is_transition(line: str) -> bool:
+    return bool(_TRANSITION.search(line.strip().upper())) or line.strip().startswith(">")
+
+
 def _is_bracketed(s: str) -> bool:
     return (s.startswith("[") and s.endswith("]") and not s.startswith("[[")) or (s.startswith("(") and s.endswith(")"))
 
 
-def _action_line(b: _Builder, s: str) -> None:
-    """A line outside dialogue: a directive, a sound cue, or ignored action/transition text."""
+def _action_line(b: _Builder, s: str) -> bool:
+    """A line outside dialogue: a directive, a sound cue, or ignored text. Returns False for action text (what
+    a reader might have meant to hear), True for everything else."""
     d = _directive(s)
     if d:
         kind, rest = d
@@ -386,6 +519,8 @@ def _action_line(b: _Builder, s: str) -> None:
             b.music_cue(rest, bed=True)
         elif kind == "ambience":
             b.begin_ambience(rest)
-        return
+        return True
     if _is_bracketed(s):
         b.effect(s[1:-1].strip())
+        return True
+    return _is_transition(s) or _is_heading(s) or s.startswith(("=", "~", "!!")) or bool(_cast_line(s))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -82,6 +83,12 @@ def _nullable(sub: dict) -> dict:
 
 
 @lru_cache(maxsize=1)
+def shortest_duration() -> float:
+    """The schema's minimum number of seconds a row may ask for."""
+    return float(load_schema()["$defs"]["row"]["properties"]["duration"]["anyOf"][0]["minimum"])
+
+
+@lru_cache(maxsize=1)
 def _validator():
     import jsonschema
 
@@ -96,26 +103,59 @@ _FIX = {
     "layout": "use foreground or background.",
     "action": "use begin or end on background rows, null (N/A) on foreground rows.",
     "volume": "give a loudness in LUFS between -70 and 0 (speech about -15, beds -30 to -35), or null.",
-    "duration": "give seconds (more than 0, at most 600), \"auto\", or null on end rows.",
+    "duration": "give seconds (at least 0.05, at most 600), \"auto\", or null on end rows.",
     "id": "give background tracks a positive integer id; null (N/A) on foreground rows.",
     "character": "give the speaker's name (at most 80 characters), or null for music and effects.",
     "content": "give the spoken text or a description (at most 2000 characters).",
+    "chapter": "give the chapter a title of 1 to 200 characters, or null on rows that continue a chapter.",
+    "title": "give the piece a title of 1 to 200 characters.",
+    "author": "give the author's name (at most 200 characters), or leave it out.",
+    "album": "give the show or album name (at most 200 characters), or leave it out.",
+    "year": "write the year as four digits such as 2024, or leave it out.",
+    "cover": "give the cover image's path relative to the script's folder (e.g. cover.jpg), or leave it out.",
+    "description": "give a summary of at most 4000 characters, or leave it out.",
+    "rows": "split the piece into several scripts (one per chapter, for instance) and render each.",
 }
 
 
+def _where(path: list) -> tuple[int | None, str | None]:
+    """(1-based row, field) of a path into the script."""
+    if len(path) >= 2 and path[0] == "rows" and isinstance(path[1], int):
+        return path[1] + 1, (str(path[2]) if len(path) > 2 else None)
+    return None, (".".join(str(p) for p in path) if path else None)
+
+
+def _non_finite(node, path: list) -> list[tuple[list, float]]:
+    """Every NaN or Infinity in the data, with its path (JSON Schema's "number" accepts them)."""
+    if isinstance(node, float):
+        return [] if math.isfinite(node) else [(path, node)]
+    if isinstance(node, dict):
+        return [hit for k, v in node.items() for hit in _non_finite(v, path + [k])]
+    if isinstance(node, list):
+        return [hit for i, v in enumerate(node) for hit in _non_finite(v, path + [i])]
+    return []
+
+
+def _is_non_finite(value) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
 def schema_problems(data) -> list[Problem]:
-    """Every schema violation, as Problems naming the 1-based row and the field."""
+    """Every schema violation, as Problems naming the 1-based row and the field. NaN and Infinity, which
+    JSON Schema's "number" lets through, are violations too."""
     problems: list[Problem] = []
+    for path, value in _non_finite(data, []):
+        row, field = _where(path)
+        problems.append(Problem(row, field, f"{value} is not a number (NaN and Infinity are not allowed).",
+                                _FIX.get(field or "", "write a finite number.")))
     errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     for err in errors:
+        if _is_non_finite(err.instance):
+            continue  # reported above, once
         path = list(err.absolute_path)
-        row = field = None
-        if len(path) >= 2 and path[0] == "rows" and isinstance(path[1], int):
-            row = path[1] + 1
-            field = str(path[2]) if len(path) > 2 else None
-        elif path:
-            field = ".".join(str(p) for p in path)
+        row, field = _where(path)
         message = err.message
+        fix = _FIX.get(field or "", "")
         if err.validator == "required":
             missing = message.split("'")[1] if "'" in message else message
             field = field or missing
@@ -124,9 +164,23 @@ def schema_problems(data) -> list[Problem]:
                 "a script needs a \"title\" and \"rows\"."
         elif err.validator == "additionalProperties":
             fix = "remove the unknown key; a row has exactly audio_type, layout, id, character, volume, " \
-                  "action, content, duration." if row else "remove the unknown key."
+                  "action, content, duration, and optionally chapter." if row else \
+                "remove the unknown key; a script has title, rows and optionally author, album, year, cover, " \
+                "description and cast."
+        elif err.validator == "maxItems" and field == "rows":
+            message = f"the script has {len(err.instance):,} rows, more than the {err.validator_value:,} a " \
+                      "script may hold."
+        elif err.validator == "minItems" and field == "rows":
+            message = "the script has no rows."
+            fix = "add at least one row."
+        elif err.validator == "maxLength":
+            message = f"longer than {err.validator_value:,} characters (it has {len(err.instance):,})."
+        elif err.validator == "minLength":
+            message = "is empty."
+        elif field == "duration" and isinstance(err.instance, (int, float)) and not isinstance(err.instance, bool) \
+                and 0 < err.instance < shortest_duration():
+            message = f"{err.instance:g} s is too short to render (the shortest is {shortest_duration():g} s)."
         else:
-            fix = _FIX.get(field or "", "")
             if len(message) > 160:
                 message = message[:157] + "..."
             if not message.endswith("."):
