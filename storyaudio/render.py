@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -23,7 +21,6 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import deliver
-from .atomic import replace_dir
 from .audio import fit_length, resample
 from .backends import DEFAULTS, KINDS, Backend, build_backend, get_backend_class
 from .backends.base import Clip
@@ -35,6 +32,7 @@ from .errors import BackendUnavailableError, OptionError, Problem, RenderError, 
 from .mix.loudness import normalize_gain
 from .mix.master import MasterReport, get_preset, master
 from .mix.mixer import Source, Track, ducking_envelope, mix
+from .outdir import prepare as prepare_outdir
 from .plan import Event, Timeline, place, plan
 from .script import Script, read_script
 
@@ -62,6 +60,7 @@ class RenderConfig(BaseModel):
     cache: bool = Field(True, description="reuse clips rendered before")
     cache_dir: Path | None = Field(None, description="clip cache folder (default: $STORYAUDIO_CACHE_DIR or the user cache)")
     progress: bool = Field(False, description="show a progress bar on stderr")
+    force: bool = Field(False, description="render into a folder that holds files storyaudio did not write")
 
 
 @dataclass
@@ -92,7 +91,8 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     timeline = plan(script, names, casting, sr, seed=config.seed, speech_gap=config.speech_gap,
                     reseed=config.reseed)
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.staging-", dir=_parent(outdir)))
+    stage = prepare_outdir(outdir, config.force)  # refuses a bad folder; clears what killed renders left
+    staging = stage.path
     try:
         renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, config.jobs, config.progress)
 
@@ -125,23 +125,14 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         # 11. Deliver the files.
         files = _deliver(staging, script, timeline, mastered, report, config)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        stage.abort()
         raise
     finally:
         for b in backends.values():
             b.close()
 
-    # 12. Move the finished set into the output folder (the old files stay until each new one is in place).
-    outdir.mkdir(parents=True, exist_ok=True)
-    final: dict[str, Path] = {}
-    for name, path in files.items():
-        target = outdir / path.relative_to(staging)
-        if path.is_dir():
-            replace_dir(path, target)
-        else:
-            os.replace(path, target)
-        final[name] = target
-    shutil.rmtree(staging, ignore_errors=True)
+    # 12. Move the finished set into the output folder; what the previous render wrote and this one did not goes.
+    final = stage.commit(files)
     return RenderResult(outdir, final, timeline, report, renderer.rendered_rows, renderer.cached_rows)
 
 
@@ -181,12 +172,6 @@ def _as_script(script: Script | dict | str | os.PathLike) -> Script:
     if isinstance(script, dict):
         return Script.from_dict(script)
     return read_script(script)
-
-
-def _parent(outdir: Path) -> Path:
-    parent = outdir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    return parent
 
 
 def _build_backends(script: Script, config: RenderConfig) -> dict[str, Backend]:
@@ -279,13 +264,17 @@ class _ClipRenderer:
         try:
             with ThreadPoolExecutor(max_workers=self.jobs) as pool:
                 futures = [pool.submit(self._render_group, b, items) for b, items in tasks]
-                for fut in as_completed(futures):
-                    for ev, clip, key in fut.result():
-                        clip = self._accept(ev, clip)  # check and convert first: only good clips are cached
-                        self.cache.put(key, clip)
-                        out[ev.row] = clip
-                        self.rendered_rows.append(ev.row)
-                        bar.advance()
+                try:
+                    for fut in as_completed(futures):
+                        for ev, clip, key in fut.result():
+                            clip = self._accept(ev, clip)  # check and convert first: only good clips are cached
+                            self.cache.put(key, clip)
+                            out[ev.row] = clip
+                            self.rendered_rows.append(ev.row)
+                            bar.advance()
+                except BaseException:  # Ctrl-C or a failed clip: drop the clips not started yet
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
         finally:
             bar.close()
         return out
