@@ -103,16 +103,22 @@ def _private_paths() -> None:
     os.environ.setdefault("MPLCONFIGDIR", str(cache_dir() / "matplotlib"))
 
 
+def _pipeline():
+    """The module that renders (render, check, RenderConfig), imported when a command needs it."""
+    from . import render as pipeline
+
+    return pipeline
+
+
 def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0.35, no_ducking=False,
             duck_db=-8.0, mp3=False, no_stems=False, no_picture=False, jobs=2, no_cache=False, quiet=False,
             force=False):
     from pydantic import ValidationError
 
     from .backends import parse_set_options
-    from .render import RenderConfig
 
     try:
-        return RenderConfig(
+        return _pipeline().RenderConfig(
             use=_use(use), options=parse_set_options(set_),
             voices=_pairs(voice, "--voice", "CHARACTER=VOICE (e.g. --voice 'News Anchor=walter')"),
             preset=preset, sample_rate=sample_rate, seed=seed, speech_gap=gap, ducking=not no_ducking,
@@ -163,10 +169,12 @@ def _report(result) -> None:
     table = Table(title=f"{tl.title} — {tl.duration:.1f} s", show_lines=False)
     for col in ("row", "type", "start", "end", "who / what", "made by"):
         table.add_column(col)
+    clips = getattr(result, "clips", None)  # what made each row: on the result's clips, or on its events
     for e in sorted(tl.events, key=lambda e: e.row):
         who = e.character or (e.content[:40] + ("…" if len(e.content) > 40 else ""))
+        detail = clips[e.row].detail if clips else e.detail
         table.add_row(str(e.row), e.audio_type.replace("_", " "), f"{e.start:.2f}", f"{e.end:.2f}", who,
-                      e.detail[:70])
+                      detail[:70])
     console.print(table)
     lo = result.loudness
     verdict = "[green]pass[/green]" if lo.passed else "[red]FAIL[/red]"
@@ -203,9 +211,7 @@ def _finish(result, script, config, quiet: bool, strict_loudness: bool, timings:
     if not quiet:
         problems = getattr(result, "warnings", None)
         if problems is None:  # a render that does not report its warnings: ask check(), which render runs too
-            from .render import check
-
-            problems = check(script, config)
+            problems = _pipeline().check(script, config)
         _print_problems(problems)
         _report(result)
     if timings:
@@ -238,7 +244,6 @@ def render(
     Example: storyaudio render examples/news.tsv -o outputs/news --mp3 --use music=composer
     """
     from .outdir import check as check_outdir
-    from .render import render as do_render
 
     started = time.perf_counter()
     if quiet:
@@ -248,7 +253,7 @@ def render(
     outdir = out or Path("outputs") / script.stem
     check_outdir(outdir, force)
     _private_paths()
-    result = do_render(script, outdir, config)
+    result = _pipeline().render(script, outdir, config)
     return _finish(result, script, config, quiet, strict_loudness, timings, started)
 
 
@@ -264,11 +269,10 @@ def validate(
 
     Example: storyaudio validate examples/drama.tsv --use speech=espeak
     """
-    from .render import check
     from .script import read_script
 
     s = read_script(script)
-    problems = check(s, _config(use, set_, voice, preset))
+    problems = _pipeline().check(s, _config(use, set_, voice, preset))
     fg = [r for r in s.rows if r.layout == "foreground"]
     typer.echo(f"ok: '{s.title}', {len(s.rows)} rows ({len(fg)} foreground), "
                f"{len(s.characters())} speaking characters: {', '.join(s.characters()) or 'none'}")
@@ -480,7 +484,6 @@ def compose(
     Example: storyaudio compose "A cosy audio drama about a lighthouse in a storm" -o outputs/lighthouse
     """
     from .outdir import check as check_outdir
-    from .render import render as do_render
 
     started = time.perf_counter()
     if quiet:
@@ -491,7 +494,7 @@ def compose(
     data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
                      no_examples, temperature, timeout, quiet)
     _private_paths()
-    result = do_render(data, out, config)
+    result = _pipeline().render(data, out, config)
     return _finish(result, data, config, quiet, strict_loudness, timings, started)
 
 
