@@ -282,6 +282,34 @@ def test_stale_staging_folders_of_killed_renders_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")) == [alive.name]
 
 
+def test_ctrl_c_while_the_files_are_moved_in_waits_for_the_move(tmp_path, monkeypatch):
+    from storyaudio import outdir
+
+    out = tmp_path / "out"
+    assert _render(tmp_path, out, "--mp3") == 0
+    stage = outdir.prepare(out)
+    for name in ("mix.wav", "timeline.json", "clips/row001-speech.wav"):
+        (stage.path / name).parent.mkdir(parents=True, exist_ok=True)
+        (stage.path / name).write_text(f"new {name}")
+    real_replace, sent = os.replace, []
+
+    def replace_then_ctrl_c(src, dst):  # Ctrl-C arrives as the first file is moved in
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        stage.commit()
+    monkeypatch.undo()
+    assert not stage.path.exists()
+    assert sorted(_snapshot(out)) == sorted(["mix.wav", "timeline.json", "clips/row001-speech.wav", MANIFEST])
+    assert (out / "mix.wav").read_text() == "new mix.wav"
+    assert json.loads((out / MANIFEST).read_text())["files"] == ["clips/row001-speech.wav", "mix.wav",
+                                                                 "timeline.json"]
+
+
 # -- warnings, loudness, timings --------------------------------------------------------------------------------
 
 def test_validate_agrees_with_render_and_prints_warnings(tmp_path, capsys, test_backends):
