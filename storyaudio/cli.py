@@ -1,35 +1,76 @@
 """The storyaudio command line: parse, call the library, print, exit.
 
-Exit codes: 0 success; 2 bad input (script, option, missing dependency: one readable message, no
-traceback); 1 a render failure that is not the user's doing.
+Exit codes:
+
+* 0: success (warnings, if any, were printed as ``warning: ...`` on stderr);
+* 1: a failure that is not the user's doing (a backend crashed while rendering a row);
+* 2: bad input: a usage error (unknown command or option, missing argument, a value of the wrong type), a
+  script that breaks the schema or a rule, an unknown backend, a missing dependency, an output folder that
+  cannot take the render, a writer that got no valid script. One ``error: ...`` message, no traceback;
+* 3: ``--strict-loudness`` and the master misses its preset (the files are written all the same);
+* 130: interrupted (Ctrl-C); the staging folder is removed and the output folder keeps the previous render.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
+import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 
+from . import __version__
 from .errors import OptionError, StoryAudioError, UserError
+
+#: Exit code of a render whose master misses its preset under --strict-loudness.
+EXIT_LOUDNESS = 3
+#: Exit code after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+#: Exit code of a usage error (what click uses too).
+EXIT_USAGE = 2
 
 app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
-    no_args_is_help=True,
+    no_args_is_help=False,  # a bare `storyaudio` is a usage error (exit 2), not the help page (exit 0)
     help="Turn an audio script (or a prompt) into finished, loudness-correct audio.\n\n"
-    "Example: storyaudio render examples/news.tsv -o outputs/news",
+    "Example: storyaudio render examples/news.tsv -o outputs/news\n\n"
+    "Exit codes: 0 done; 1 a backend failed; 2 bad input or usage; 3 --strict-loudness and the master missed "
+    "its preset; 130 interrupted.",
 )
 
-_KIND_ALIASES = {"speech": "speech", "voice": "speech", "music": "music", "sound_effect": "sound_effect",
+#: Other spellings of the audio types for --use. "voice" is not one: --voice pins a character's voice.
+_KIND_ALIASES = {"speech": "speech", "music": "music", "sound_effect": "sound_effect",
                  "sound-effect": "sound_effect", "effect": "sound_effect", "effects": "sound_effect",
                  "sfx": "sound_effect"}
 
 
 def _err(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"storyaudio {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    pass
 
 
 def _pairs(values: list[str], flag: str, example: str) -> dict[str, str]:
@@ -47,25 +88,42 @@ def _use(values: list[str]) -> dict[str, str]:
     for kind, name in _pairs(values, "--use", "KIND=NAME (e.g. --use music=composer)").items():
         k = _KIND_ALIASES.get(kind.lower())
         if k is None:
-            raise OptionError(f"--use {kind}={name}: unknown audio type '{kind}'. Use speech, music or sound_effect.")
+            raise OptionError(f"--use {kind}={name}: unknown audio type '{kind}'. The audio types are speech, "
+                              "music and sound_effect (e.g. --use speech=piper).")
         out[k] = name
     return out
 
 
-def _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems, no_picture,
-            jobs, no_cache, quiet):
+def _private_paths() -> None:
+    """Keep matplotlib's font cache inside storyaudio's cache folder (it would create ~/.config/matplotlib and
+    ~/.cache/matplotlib). A value the user set wins. (main() turns off onnxruntime's telemetry, which writes
+    ~/.cache/Microsoft/DeveloperTools/.onnxruntime.)"""
+    from .cache import cache_dir
+
+    os.environ.setdefault("MPLCONFIGDIR", str(cache_dir() / "matplotlib"))
+
+
+def _pipeline():
+    """The module that renders (render, check, RenderConfig), imported when a command needs it."""
+    from . import pipeline
+
+    return pipeline
+
+
+def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0.35, no_ducking=False,
+            duck_db=-8.0, mp3=False, no_stems=False, no_picture=False, jobs=2, no_cache=False, quiet=False,
+            force=False):
     from pydantic import ValidationError
 
     from .backends import parse_set_options
-    from .pipeline import RenderConfig
 
     try:
-        return RenderConfig(
+        return _pipeline().RenderConfig(
             use=_use(use), options=parse_set_options(set_),
             voices=_pairs(voice, "--voice", "CHARACTER=VOICE (e.g. --voice 'News Anchor=walter')"),
             preset=preset, sample_rate=sample_rate, seed=seed, speech_gap=gap, ducking=not no_ducking,
             duck_db=duck_db, mp3=mp3, stems=not no_stems, picture=not no_picture, jobs=jobs, cache=not no_cache,
-            progress=not quiet)
+            progress=not quiet, force=force)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -73,7 +131,8 @@ def _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_d
 
 
 # Render options are shared by `render` and `compose`.
-UseOpt = typer.Option([], "--use", help="Backend per audio type, KIND=NAME (e.g. --use music=composer). Repeatable.")
+UseOpt = typer.Option([], "--use", help="Backend per audio type, KIND=NAME (KIND: speech, music or sound_effect; "
+                      "e.g. --use music=composer). Repeatable.")
 SetOpt = typer.Option([], "--set", help="Backend option NAME.key=value (e.g. --set piper.pace=1.1). Repeatable.")
 VoiceOpt = typer.Option([], "--voice", help="Pin a character's voice, CHARACTER=VOICE. Repeatable.")
 PresetOpt = typer.Option("podcast", "--preset", help="Master preset: podcast (-16 LUFS), ebu-r128 (-23 LUFS), none.")
@@ -87,7 +146,12 @@ NoStemsOpt = typer.Option(False, "--no-stems", help="Skip stems/.")
 NoPicOpt = typer.Option(False, "--no-picture", help="Skip timeline.png.")
 JobsOpt = typer.Option(2, "--jobs", "-j", help="Clips rendered at once.")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Render every clip anew.")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar or summary.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
+ForceOpt = typer.Option(False, "--force", help="Render into a folder that holds files storyaudio did not write "
+                        "(they are left in place; files named like storyaudio's are replaced).")
+StrictOpt = typer.Option(False, "--strict-loudness", help="Exit with code 3 when the master misses its preset "
+                         "(the files are written all the same).")
+TimingsOpt = typer.Option(False, "--timings", help="Print the seconds each stage took.")
 
 
 def _wide_console():
@@ -97,9 +161,7 @@ def _wide_console():
     return Console(width=max(120, Console().width))
 
 
-def _report(result, quiet: bool) -> None:
-    if quiet:
-        return
+def _report(result) -> None:
     from rich.table import Table
 
     console = _wide_console()
@@ -107,10 +169,12 @@ def _report(result, quiet: bool) -> None:
     table = Table(title=f"{tl.title} — {tl.duration:.1f} s", show_lines=False)
     for col in ("row", "type", "start", "end", "who / what", "made by"):
         table.add_column(col)
+    clips = getattr(result, "clips", None)  # what made each row: on the result's clips, or on its events
     for e in sorted(tl.events, key=lambda e: e.row):
         who = e.character or (e.content[:40] + ("…" if len(e.content) > 40 else ""))
+        detail = clips[e.row].detail if clips else e.detail
         table.add_row(str(e.row), e.audio_type.replace("_", " "), f"{e.start:.2f}", f"{e.end:.2f}", who,
-                      result.clips[e.row].detail[:70])
+                      detail[:70])
     console.print(table)
     lo = result.loudness
     verdict = "[green]pass[/green]" if lo.passed else "[red]FAIL[/red]"
@@ -120,6 +184,49 @@ def _report(result, quiet: bool) -> None:
     console.print(f"wrote {result.outdir}/mix.wav and {len(result.files) - 1} more")
 
 
+def _quiet() -> None:
+    """-q: no warnings from storyaudio or the libraries it drives (matplotlib's missing glyphs, ...)."""
+    import logging
+
+    warnings.simplefilter("ignore")
+    logging.disable(logging.WARNING)
+
+
+def _print_problems(problems) -> None:
+    for p in problems:
+        _warn(str(p))
+
+
+def _loudness_miss(lo) -> str:
+    parts = [f"{lo.integrated_lufs:.1f} LUFS" + (f" (target {lo.target_lufs:g})" if lo.target_lufs is not None
+                                                 else "")]
+    parts.append(f"true peak {lo.true_peak_dbtp:.1f} dBTP" + (f" (ceiling {lo.max_true_peak_dbtp:g})"
+                                                              if lo.max_true_peak_dbtp is not None else ""))
+    return (f"the master misses the {lo.preset} preset: {', '.join(parts)}; loudness.json has the figures. "
+            "A very short or silent script cannot reach the target: add material, or use --preset none.")
+
+
+def _finish(result, script, config, quiet: bool, strict_loudness: bool, timings: bool, started: float) -> int:
+    """After a render: its warnings, the summary, the timings, and the exit code the loudness verdict sets."""
+    if not quiet:
+        problems = getattr(result, "warnings", None)
+        if problems is None:  # a render that does not report its warnings: ask check(), which render runs too
+            problems = _pipeline().check(script, config)
+        _print_problems(problems)
+        _report(result)
+    if timings:
+        stages = dict(getattr(result, "timings", None) or {})
+        shown = ", ".join(f"{name} {secs:.2f} s" for name, secs in stages.items())
+        typer.echo(f"timings: {shown + ', ' if shown else ''}total {time.perf_counter() - started:.2f} s")
+    if not result.loudness.passed:
+        if strict_loudness:
+            _err(_loudness_miss(result.loudness) + " (--strict-loudness)")
+            return EXIT_LOUDNESS
+        if not quiet:
+            _warn(_loudness_miss(result.loudness))
+    return 0
+
+
 @app.command()
 def render(
     script: Path = typer.Argument(..., help="Script file: .json, .tsv, .csv, .md or .fountain."),
@@ -127,32 +234,49 @@ def render(
     use: List[str] = UseOpt, set_: List[str] = SetOpt, voice: List[str] = VoiceOpt, preset: str = PresetOpt,
     sample_rate: int = RateOpt, seed: int = SeedOpt, gap: float = GapOpt, no_ducking: bool = NoDuckOpt,
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
-    jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt,
+    jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt, force: bool = ForceOpt,
+    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt,
 ):
     """Render a script into OUT: mix.wav, stems/, clips/, timeline.json/png, subtitles, loudness.json.
 
+    It replaces what the last render into OUT wrote; a folder with files storyaudio did not write needs --force.
+
     Example: storyaudio render examples/news.tsv -o outputs/news --mp3 --use music=composer
     """
-    from .pipeline import render as do_render
+    from .outdir import check as check_outdir
 
+    started = time.perf_counter()
+    if quiet:
+        _quiet()
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
-                     no_picture, jobs, no_cache, quiet)
+                     no_picture, jobs, no_cache, quiet, force)
     outdir = out or Path("outputs") / script.stem
-    _report(do_render(script, outdir, config), quiet)
+    check_outdir(outdir, force)
+    _private_paths()
+    result = _pipeline().render(script, outdir, config)
+    return _finish(result, script, config, quiet, strict_loudness, timings, started)
 
 
 @app.command()
-def validate(script: Path = typer.Argument(..., help="Script file to check.")):
-    """Check a script against the schema and the rules; print every problem with its row and fix.
+def validate(
+    script: Path = typer.Argument(..., help="Script file to check."),
+    use: List[str] = UseOpt, set_: List[str] = SetOpt, voice: List[str] = VoiceOpt,
+    preset: str = PresetOpt,
+):
+    """Check a script as render would, before any audio is made: the schema and the rules, the backends it
+    would use (known, installed), the options and pinned voices. Every problem is printed with its row and
+    fix; warnings (worth a look, not stopping a render) go to stderr as `warning: ...`.
 
-    Example: storyaudio validate examples/drama.tsv
+    Example: storyaudio validate examples/drama.tsv --use speech=espeak
     """
     from .script import read_script
 
     s = read_script(script)
+    problems = _pipeline().check(s, _config(use, set_, voice, preset))
     fg = [r for r in s.rows if r.layout == "foreground"]
     typer.echo(f"ok: '{s.title}', {len(s.rows)} rows ({len(fg)} foreground), "
                f"{len(s.characters())} speaking characters: {', '.join(s.characters()) or 'none'}")
+    _print_problems(problems)
 
 
 @app.command()
@@ -237,6 +361,8 @@ def effects(
     """
     from .backends import DEFAULTS, create_backend
 
+    if top < 1:
+        raise OptionError(f"--top {top}: show at least one match (--top 1 or more).")
     name = backend or DEFAULTS["sound_effect"]
     b = create_backend(name, "sound_effect")
     matches = b.search(description, top=top)
@@ -273,15 +399,39 @@ MaxTokOpt = typer.Option(None, "--max-tokens", help="Cap on tokens per reply.")
 NoExOpt = typer.Option(False, "--no-examples", help="Leave out the few-shot examples (small context windows).")
 TempOpt = typer.Option(None, "--temperature", help="Sampling temperature.")
 PromptFileOpt = typer.Option(None, "--prompt-file", "-f", help="Read the prompt from a file.")
+TimeoutOpt = typer.Option(120.0, "--timeout", help="Seconds to wait for each reply of the server (a request that "
+                          "times out is not retried).")
+
+
+class _Waiting:
+    """The writer's status line on stderr while it waits for a reply: a spinner with the seconds waited on a
+    terminal, one line per request otherwise."""
+
+    @contextmanager
+    def __call__(self, message: str) -> Iterator[None]:
+        if not sys.stderr.isatty():
+            typer.echo(f"{message} ...", err=True)
+            yield
+            return
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=Console(stderr=True), transient=True) as bar:
+            bar.add_task(message, total=None)
+            yield
 
 
 def _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
-              no_examples, temperature) -> dict:
+              no_examples, temperature, timeout, quiet) -> dict:
     from .writer import generate_script
 
+    if not timeout > 0:
+        raise OptionError(f"--timeout {timeout:g}: give the seconds to wait for a reply, more than 0.")
     return generate_script(_prompt_text(prompt, prompt_file), provider=provider, model=model, base_url=base_url,
                            gguf=str(gguf) if gguf else None, max_repairs=max_repairs, log_dir=log_dir,
-                           temperature=temperature, max_tokens=max_tokens, examples=not no_examples)
+                           temperature=temperature, max_tokens=max_tokens, examples=not no_examples,
+                           timeout=timeout, status=None if quiet else _Waiting())
 
 
 @app.command()
@@ -291,7 +441,8 @@ def write(
     prompt_file: Optional[Path] = PromptFileOpt, model: Optional[str] = ModelOpt,
     base_url: Optional[str] = BaseUrlOpt, provider: str = ProviderOpt, gguf: Optional[Path] = GgufOpt,
     max_repairs: int = RepairsOpt, log_dir: Optional[Path] = LogOpt, max_tokens: Optional[int] = MaxTokOpt,
-    no_examples: bool = NoExOpt, temperature: Optional[float] = TempOpt,
+    no_examples: bool = NoExOpt, temperature: Optional[float] = TempOpt, timeout: float = TimeoutOpt,
+    quiet: bool = QuietOpt,
 ):
     """Ask an LLM to write an audio script from a prompt; validated and repaired before it is saved.
 
@@ -300,13 +451,18 @@ def write(
     from .script import Script, write_script
     from .script.io import format_of
 
+    if quiet:
+        _quiet()
     fmt = format_of(out)  # refuse a bad extension before spending tokens
     if fmt == "fountain":
         raise UserError(f"{out}: write the script as .json, .tsv, .csv or .md.")
+    if out.is_dir():
+        raise UserError(f"{out} is a folder. Name the script file to write with -o (e.g. -o script.tsv).")
     data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
-                     no_examples, temperature)
+                     no_examples, temperature, timeout, quiet)
     write_script(Script.from_dict(data), out)
-    typer.echo(f"wrote {out}")
+    if not quiet:
+        typer.echo(f"wrote {out}")
 
 
 @app.command()
@@ -316,47 +472,137 @@ def compose(
     prompt_file: Optional[Path] = PromptFileOpt, model: Optional[str] = ModelOpt,
     base_url: Optional[str] = BaseUrlOpt, provider: str = ProviderOpt, gguf: Optional[Path] = GgufOpt,
     max_repairs: int = RepairsOpt, log_dir: Optional[Path] = LogOpt, max_tokens: Optional[int] = MaxTokOpt,
-    no_examples: bool = NoExOpt, temperature: Optional[float] = TempOpt,
+    no_examples: bool = NoExOpt, temperature: Optional[float] = TempOpt, timeout: float = TimeoutOpt,
     use: List[str] = UseOpt, set_: List[str] = SetOpt, voice: List[str] = VoiceOpt, preset: str = PresetOpt,
     sample_rate: int = RateOpt, seed: int = SeedOpt, gap: float = GapOpt, no_ducking: bool = NoDuckOpt,
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
-    jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt,
+    jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt, force: bool = ForceOpt,
+    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt,
 ):
     """Write a script from a prompt with an LLM, then render it exactly as `render` does.
 
     Example: storyaudio compose "A cosy audio drama about a lighthouse in a storm" -o outputs/lighthouse
     """
-    from .pipeline import render as do_render
+    from .outdir import check as check_outdir
 
+    started = time.perf_counter()
+    if quiet:
+        _quiet()
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
-                     no_picture, jobs, no_cache, quiet)
+                     no_picture, jobs, no_cache, quiet, force)
+    check_outdir(out, force)  # before the LLM spends tokens
     data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
-                     no_examples, temperature)
-    _report(do_render(data, out, config), quiet)
+                     no_examples, temperature, timeout, quiet)
+    _private_paths()
+    result = _pipeline().render(data, out, config)
+    return _finish(result, data, config, quiet, strict_loudness, timings, started)
+
+
+# -- the entry point ----------------------------------------------------------------------------------------
+
+_GLYPH = re.compile(r"Glyph \d+ .*missing from (current )?font")
+
+
+class _Warnings:
+    """Python warnings (ours and the libraries') printed as one `warning: ...` line each, each once; the
+    missing-glyph warnings matplotlib gives per character become one line."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:
+        text = " ".join(str(message).split())
+        if _GLYPH.search(text):
+            text = "timeline.png: some characters are not in the picture's font and show as boxes."
+        if text in self.seen:
+            return
+        self.seen.add(text)
+        _warn(text)
+
+
+def _usage_types() -> tuple[type, ...]:
+    """The exception classes of click as typer uses it: typer >= 0.19 carries its own copy (typer._click),
+    whose classes derive from typer.TyperException; older typers raise click's."""
+    types: list[type] = [t for t in (getattr(typer, "TyperException", None),) if t is not None]
+    try:
+        import click
+
+        types.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def _abort_types() -> tuple[type, ...]:
+    types: list[type] = [typer.Abort]
+    try:
+        import click
+
+        types.append(click.exceptions.Abort)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def _usage_message(exc) -> str:
+    """One line: what is wrong, the command's usage, and where the help is."""
+    ctx = getattr(exc, "ctx", None)
+    msg = " ".join(exc.format_message().split()) if type(exc).__name__ != "NoArgsIsHelpError" else "no command."
+    if not msg.endswith((".", "?", "!")):
+        msg += "."
+    if ctx is None:
+        return f"{msg} See 'storyaudio --help'."
+    usage = " ".join(ctx.get_usage().split())
+    usage = usage[len("Usage:"):].strip() if usage.startswith("Usage:") else usage
+    # typer writes a required argument as {script} and an optional one as [prompt]
+    usage = re.sub(r"\{([a-z_]+)\}", lambda m: m.group(1).upper(), usage)
+    usage = re.sub(r"\[([a-z_]+)\]", lambda m: f"[{m.group(1).upper()}]", usage)
+    line = f"{msg} Usage: {usage}"
+    commands = getattr(ctx.command, "list_commands", None)
+    if commands is not None:
+        line += f" (commands: {', '.join(commands(ctx))})"
+    return f"{line}; see '{ctx.command_path} --help'."
+
+
+def _interrupted() -> int:
+    _err("interrupted.")
+    return EXIT_INTERRUPTED
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning storyaudio errors into one message and an exit code."""
-    try:
-        app(args=argv, standalone_mode=False)
-    except StoryAudioError as exc:
-        _err(str(exc))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        _err("interrupted; nothing in the output folder was changed.")
-        return 130
-    except SystemExit as exc:  # typer/click exits (--help, usage errors)
-        return exc.code if isinstance(exc.code, int) else 0
-    except Exception as exc:  # click usage errors and the like
-        import click
+    """Entry point: run the app; every error becomes one message and an exit code (see the module docstring)."""
+    import logging
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+    # onnxruntime (piper) writes a device id and a telemetry database under ~/.cache unless told not to
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    with warnings.catch_warnings():
+        warnings.showwarning = _Warnings()
+        try:
+            rv = app(args=argv, prog_name="storyaudio", standalone_mode=False)
+        except StoryAudioError as exc:
+            _err(str(exc))
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        raise
-    return 0
+        except KeyboardInterrupt:
+            return _interrupted()
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 0
+        except Exception as exc:
+            if isinstance(exc, _abort_types()):  # older typers turn Ctrl-C into Abort
+                if isinstance(exc.__context__, KeyboardInterrupt):
+                    return _interrupted()
+                _err("aborted.")
+                return 1
+            if isinstance(exc, _usage_types()):  # a usage error: click's exception class, not ours
+                _err(_usage_message(exc))
+                return EXIT_USAGE
+            raise
+        finally:
+            logging.disable(logging.NOTSET)  # -q turned the libraries' logging off for this command
+        # Without standalone mode, typer returns the command's return value, or the exit code of a
+        # typer.Exit; it turns Ctrl-C into Exit(130) (which it would otherwise report as a silent exit 0).
+        if rv == EXIT_INTERRUPTED:
+            return _interrupted()
+        return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -29,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import deliver
 from .deliver import subtitles
-from .atomic import replace_dir
 from .audio import fit_length, resample
 from .backends import DEFAULTS, KINDS, Backend, build_backend, get_backend_class
 from .backends.base import Clip
@@ -42,6 +39,7 @@ from .fingerprint import code_fingerprint
 from .mix.loudness import normalize_gain
 from .mix.master import MasterReport, get_preset, master
 from .mix.mixer import Source, Track, ducking_envelope, mix
+from .outdir import prepare as prepare_outdir
 from .plan import place, plan
 from .script import Script, read_script
 from .timeline import Event, PlacedEvent, Plan, RenderedClip, Timeline
@@ -75,6 +73,7 @@ class RenderConfig(BaseModel):
     cache: bool = Field(True, description="reuse clips rendered before")
     cache_dir: Path | None = Field(None, description="clip cache folder (default: $STORYAUDIO_CACHE_DIR or the user cache)")
     progress: bool = Field(False, description="show a progress bar on stderr")
+    force: bool = Field(False, description="render into a folder that holds files storyaudio did not write")
 
 
 @dataclass
@@ -113,7 +112,8 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     # 4. plan: tracks, seeds, known durations.
     backends, planned, warnings = _prepare(script, config)
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.staging-", dir=_parent(outdir)))
+    stage = prepare_outdir(outdir, config.force)  # refuses a bad folder; clears what killed renders left
+    staging = stage.path
     try:
         stages.begin("clips", total=len(planned.events))
         renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, config.jobs, stages.step)
@@ -149,24 +149,15 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         files["timeline.json"] = deliver.write_json(staging / "timeline.json",
                                                     deliver.timeline_dict(timeline, rendered, stages.timings))
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        stage.abort()
         raise
     finally:
         stages.close()
         for b in backends.values():
             b.close()
 
-    # 12. Move the finished set into the output folder (the old files stay until each new one is in place).
-    outdir.mkdir(parents=True, exist_ok=True)
-    final: dict[str, Path] = {}
-    for name, path in files.items():
-        target = outdir / path.relative_to(staging)
-        if path.is_dir():
-            replace_dir(path, target)
-        else:
-            os.replace(path, target)
-        final[name] = target
-    shutil.rmtree(staging, ignore_errors=True)
+    # 12. Move the finished set into the output folder; what the previous render wrote and this one did not goes.
+    final = stage.commit(files)
     return RenderResult(outdir, final, timeline, rendered, report, renderer.rendered_rows, renderer.cached_rows,
                         warnings, dict(stages.timings))
 
@@ -217,12 +208,6 @@ def _as_script(script: Script | dict | str | os.PathLike) -> Script:
     if isinstance(script, dict):
         return Script.from_dict(script)
     return read_script(script)
-
-
-def _parent(outdir: Path) -> Path:
-    parent = outdir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    return parent
 
 
 def _build_backends(script: Script, config: RenderConfig) -> dict[str, Backend]:
@@ -343,14 +328,18 @@ class _ClipRenderer:
             return out
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             futures = [pool.submit(self._render_group, b, items) for b, items in tasks]
-            for fut in as_completed(futures):
-                backend, done = fut.result()
-                for bev, clip, key in done:
-                    clip = self._accept(backend, bev, clip)  # check and convert first: only good clips are cached
-                    self.cache.put(key, clip)
-                    out[bev.row] = clip
-                    self.rendered_rows.append(bev.row)
-                    self.on_clip()
+            try:
+                for fut in as_completed(futures):
+                    backend, done = fut.result()
+                    for bev, clip, key in done:
+                        clip = self._accept(backend, bev, clip)  # check and convert first: only good clips are cached
+                        self.cache.put(key, clip)
+                        out[bev.row] = clip
+                        self.rendered_rows.append(bev.row)
+                        self.on_clip()
+            except BaseException:  # Ctrl-C or a failed clip: drop the clips not started yet
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
         return out
 
     def _render_group(self, backend: Backend, items: list[tuple[BackendEvent, str]]):

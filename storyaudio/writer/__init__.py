@@ -12,6 +12,8 @@ rules and the structured-output fallbacks are in :mod:`storyaudio.writer.provide
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from ..errors import Problem, WriterError
@@ -41,14 +43,17 @@ def _problems_of(reply: Reply, prompt: str) -> tuple[dict | None, list[Problem]]
 def generate_script(prompt: str, *, provider: str = "openai", model: str | None = None,
                     base_url: str | None = None, api_key: str | None = None, gguf: str | None = None,
                     max_repairs: int = 3, log_dir: str | Path | None = None, temperature: float | None = None,
-                    max_tokens: int | None = None, examples: bool = True) -> dict:
+                    max_tokens: int | None = None, examples: bool = True, timeout: float = 120.0,
+                    status: Callable[[str], AbstractContextManager] | None = None) -> dict:
     """Ask an LLM for an audio script for ``prompt`` and return it as a canonical, valid script dict.
 
     ``provider`` is ``"openai"`` (OpenAI or any compatible server: ``base_url``, else ``OPENAI_BASE_URL``, else
     api.openai.com; ``api_key``, else ``OPENAI_API_KEY`` when it belongs to that endpoint, else a placeholder
     for local servers) or ``"llama-cpp"`` (``gguf``: a model file, run in-process). ``max_repairs`` bounds
     the repair turns after the first reply. ``max_tokens`` caps each reply; ``examples=False`` leaves out the
-    few-shot examples (for small context windows).
+    few-shot examples (for small context windows). ``timeout`` is how many seconds to wait for each reply of an
+    endpoint. ``status``, when given, is called with a line saying what the writer waits for, and the wait runs
+    inside the context manager it returns (the CLI shows a spinner with it).
 
     Raises :class:`storyaudio.errors.WriterError` (exit code 2 in the CLI) with the last problems and what to
     try when no valid script came back, or when the endpoint or model cannot be used. Every exchange is
@@ -63,7 +68,7 @@ def generate_script(prompt: str, *, provider: str = "openai", model: str | None 
         raise WriterError("max_repairs must be 0 or more.")
     if provider == "openai":
         chat = OpenAIChat(model=model, base_url=base_url, api_key=api_key, temperature=temperature,
-                          max_tokens=max_tokens)
+                          max_tokens=max_tokens, timeout=timeout)
     else:
         chat = LlamaCppChat(gguf=gguf, temperature=temperature, max_tokens=max_tokens)
     log = ExchangeLog(log_dir, secrets=chat.secrets)
@@ -78,8 +83,10 @@ def generate_script(prompt: str, *, provider: str = "openai", model: str | None 
     for turn in range(turns):
         sent = messages[-1]["content"]
         watch = Stopwatch()
+        waiting = f"waiting for {chat.model} ({chat.where}): reply {turn + 1} of at most {turns}"
         try:
-            reply = chat.complete(messages)
+            with status(waiting) if status is not None else nullcontext():
+                reply = chat.complete(messages)
         except WriterError as exc:
             log.write(**base, turn=turn, response_format=chat.mode, sent=sent, error=str(exc),
                       seconds=watch.seconds, outcome="error")

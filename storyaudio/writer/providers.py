@@ -10,16 +10,24 @@ Both answer ``complete(messages) -> Reply``. Structured output, strongest first:
 
 An endpoint that rejects a mode (HTTP 400/422 naming response_format, json_schema, ...) moves the client to
 the next one for the rest of the exchange.
+
+Faults are :class:`~storyaudio.errors.WriterError` that say what happened: a reply that is not a chat
+completion (an HTML page from a proxy or a login portal), no reply within ``timeout`` seconds (not retried:
+a hung server stays hung), a connection dropped before the reply, a server that cannot be reached. Rate
+limits, server errors and dropped connections are retried twice. Secrets in the endpoint (``user:password@``,
+``?key=...``, ``api_key=``, ``token=``) are redacted wherever the endpoint is shown or logged.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from ..errors import WriterError
 from ..script import strict_schema
@@ -54,15 +62,48 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return (u.scheme.lower(), (u.hostname or "").lower(), port)
 
 
+#: Query parameters whose value is a secret (key=, api_key=, api-key=, token=, access_token=, sig=, ...).
+_SECRET_PARAM = re.compile(r"key|token|secret|passw|auth|sig|credential", re.IGNORECASE)
+#: Chat requests retried after a rate limit, a server error or a dropped connection (never after a timeout).
+RETRIES = 2
+#: A Retry-After longer than this is not waited for: the error is reported instead.
+MAX_RETRY_AFTER = 60.0
+
+
+def _secret_values(query: str) -> list[str | None]:
+    """For each ``&`` part of a query string: its value (as written) when the part is a secret, else None."""
+    out: list[str | None] = []
+    for part in query.split("&") if query else []:
+        name, eq, value = part.partition("=")
+        out.append(value if eq and _SECRET_PARAM.search(unquote(name)) else None)
+    return out
+
+
 def redact_url(url: str) -> str:
-    """The URL without user:password (for logs and messages)."""
+    """The URL without user:password and with secret query values as *** (for logs and messages)."""
     u = urlsplit(url)
+    netloc = u.netloc
     if u.username or u.password:
         netloc = u.hostname or ""
         if u.port:
             netloc += f":{u.port}"
-        return urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
-    return url
+    query = "&".join(part if secret is None else part.partition("=")[0] + "=***"
+                     for part, secret in zip(u.query.split("&"), _secret_values(u.query)))
+    return urlunsplit((u.scheme, netloc, u.path, query, u.fragment))
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The secrets a URL carries (its password, the values of secret query parameters), as written and decoded."""
+    u = urlsplit(url)
+    found = [u.password or ""] + [v for v in _secret_values(u.query) if v]
+    return tuple({s for v in found for s in (v, unquote(v)) if s})
+
+
+def split_query(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its query string, and the query's parameters (the openai client appends paths to its
+    base URL, so a query must travel as ``default_query``)."""
+    u = urlsplit(url)
+    return urlunsplit((u.scheme, u.netloc, u.path.rstrip("/"), "", "")), dict(parse_qsl(u.query, keep_blank_values=True))
 
 
 def is_openai(url: str) -> bool:
@@ -116,7 +157,7 @@ class OpenAIChat:
     provider = "openai"
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
-                 temperature: float | None = None, max_tokens: int | None = None, timeout: float = 600.0):
+                 temperature: float | None = None, max_tokens: int | None = None, timeout: float = 120.0):
         try:
             import openai
         except ImportError:
@@ -125,13 +166,17 @@ class OpenAIChat:
         self.endpoint, self._key, self.key_source = resolve_endpoint(base_url, api_key)
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.client = openai.OpenAI(api_key=self._key, base_url=self.endpoint, timeout=timeout, max_retries=2)
+        self.timeout = timeout
+        base, query = split_query(self.endpoint)
+        # retries are ours (_create): the client's would wait out a hung server three times
+        self.client = openai.OpenAI(api_key=self._key, base_url=base, default_query=query or None, timeout=timeout,
+                                    max_retries=0)
         self.mode_index = 0
         self.model = model or os.environ.get("STORYAUDIO_WRITER_MODEL") or self._default_model()
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return (self._key,) if self.key_source != "placeholder" else ()
+        return ((self._key,) if self.key_source != "placeholder" else ()) + url_secrets(self.endpoint)
 
     @property
     def where(self) -> str:
@@ -177,7 +222,7 @@ class OpenAIChat:
             if self.max_tokens is not None:
                 kwargs["max_tokens"] = self.max_tokens
             try:
-                resp = self.client.chat.completions.create(**kwargs)
+                raw = self._create(kwargs)
             except openai.APIStatusError as exc:
                 if _refuses_format(exc) and self.mode_index < len(MODES) - 1:
                     fallbacks.append({"refused": self.mode, "status": exc.status_code,
@@ -186,12 +231,58 @@ class OpenAIChat:
                     continue
                 raise self._status_error(exc) from None
             except openai.APITimeoutError:
-                raise WriterError(f"{self.where} did not answer in time. A local model may need a longer "
-                                  "timeout or a smaller model.") from None
+                raise WriterError(
+                    f"{self.where} did not answer within {self.timeout:g} s (--timeout). A local model may need "
+                    "longer (raise --timeout) or a smaller model; a server that never answers is stuck: restart "
+                    "it.") from None
             except openai.APIConnectionError as exc:
-                raise WriterError(f"cannot reach {self.where} ({exc.__cause__ or exc}). Is the server running? "
-                                  "Check --base-url / OPENAI_BASE_URL.") from None
-            return self._reply(resp, fallbacks)
+                raise self._connection_error(exc) from None
+            return self._reply(self._completion(raw), fallbacks)
+
+    def _create(self, kwargs: dict[str, Any]):
+        """One chat request (the raw response, parsed by :meth:`_completion`), retried after a rate limit, a
+        server error or a dropped connection; never after a timeout."""
+        openai = self._openai
+        attempt = 0
+        while True:
+            try:
+                return self.client.chat.completions.with_raw_response.create(**kwargs)
+            except openai.APITimeoutError:
+                raise
+            except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
+                delay = _retry_delay(exc, attempt)
+                if delay is None:
+                    raise
+                time.sleep(delay)
+                attempt += 1
+
+    def _completion(self, raw):
+        """The parsed chat completion, or a WriterError when the body is something else (an HTML page from a
+        proxy or login portal, JSON of another API)."""
+        try:
+            resp = raw.parse()
+        except ValueError:  # a JSON content type over a body that is not JSON
+            resp = None
+        if resp is not None and not isinstance(resp, str) and getattr(resp, "choices", None):
+            return resp
+        body = raw.http_response.text or ""
+        ctype = (raw.headers.get("content-type") or "no content type").split(";")[0].strip()
+        what = ("a web page (HTML)" if re.search(r"<(!doctype|html|head|body)\b", body[:2000], re.IGNORECASE)
+                else f"{ctype} that is not a chat completion")
+        snippet = " ".join(body.split())[:120]
+        raise WriterError(
+            f"{self.where} answered HTTP {raw.status_code} with {what} (it begins: {snippet!r}). Check --base-url: "
+            "it is the API's address (often ending in /v1), not a web page, a proxy's or a login page.")
+
+    def _connection_error(self, exc) -> WriterError:
+        cause = exc.__cause__
+        if type(cause).__name__ in ("RemoteProtocolError", "ReadError", "WriteError"):
+            return WriterError(
+                f"the connection to {self.where} dropped before the reply came ({cause}); tried {RETRIES + 1} "
+                "times. The server may have crashed or restarted (a local model can run out of memory): check "
+                "its log and try again.")
+        return WriterError(f"cannot reach {self.where} ({cause or exc}). Is the server running? "
+                           "Check --base-url / OPENAI_BASE_URL.")
 
     def _reply(self, resp, fallbacks: list[dict]) -> Reply:
         choice = resp.choices[0] if getattr(resp, "choices", None) else None
@@ -226,6 +317,23 @@ class OpenAIChat:
             return WriterError(f"{self.where} is rate-limiting us or the account is out of quota (HTTP 429: "
                                f"{detail}). Wait and retry, or use another model.")
         return WriterError(f"{self.where} refused the request (HTTP {status}: {detail}).")
+
+
+def _retry_delay(exc: Exception, attempt: int) -> float | None:
+    """Seconds to wait before retrying, or None to give up (retries spent, a format refusal that the caller
+    handles, or a Retry-After too long to wait)."""
+    if attempt >= RETRIES or _refuses_format(exc):
+        return None
+    response = getattr(exc, "response", None)
+    after = response.headers.get("retry-after") if response is not None else None
+    if after is not None:
+        try:
+            seconds = float(after)
+        except ValueError:
+            seconds = None
+        if seconds is not None:
+            return seconds if 0 <= seconds <= MAX_RETRY_AFTER else None
+    return 0.5 * 2 ** attempt
 
 
 _LLAMA_CACHE: dict[tuple[str, int], Any] = {}
