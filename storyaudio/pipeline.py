@@ -74,6 +74,10 @@ class RenderConfig(BaseModel):
     cache_dir: Path | None = Field(None, description="clip cache folder (default: $STORYAUDIO_CACHE_DIR or the user cache)")
     progress: bool = Field(False, description="show a progress bar on stderr")
     force: bool = Field(False, description="render into a folder that holds files storyaudio did not write")
+    base_dir: Path | None = Field(None, description="folder the script's relative paths start from (default: the "
+                                                     "script file's folder, else the current directory)")
+    allow_paths: list[Path] = Field(default_factory=list,
+                                    description="more folders the script may name files in (--allow-path)")
 
 
 @dataclass
