@@ -136,7 +136,7 @@ def mix_source(page) -> str:
 
 def edit_cell(page, row: int, column: int, text: str) -> None:
     """Replace one cell of the Script table (row 1-based, column 0 is the marker column)."""
-    cell = page.get_by_test_id(f"cell-{row - 1}-{column}")
+    cell = page.get_by_role("grid", name="Script").get_by_test_id(f"cell-{row - 1}-{column}")
     cell.scroll_into_view_if_needed()
     cell.dblclick()
     editor = page.get_by_label("Edit cell")
