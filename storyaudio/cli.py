@@ -569,6 +569,22 @@ def _interrupted() -> int:
     return EXIT_INTERRUPTED
 
 
+@app.command()
+def studio(
+    project: Path = typer.Option(Path("outputs/studio"), "--project", help="Folder of the script and every render."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; another than this one needs --auth."),
+    port: int = typer.Option(7860, "--port", help="Port to listen on."),
+    auth: Optional[str] = typer.Option(None, "--auth", help="USER:PASS the page asks for."),
+):
+    """Open the browser studio to write, edit, validate, audition and render a script (needs the 'studio' extra).
+
+    Example: storyaudio studio --project outputs/mars, then open http://127.0.0.1:7860
+    """
+    from .studio import serve
+
+    serve(project, host=host, port=port, auth=auth)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; every error becomes one message and an exit code (see the module docstring)."""
     import logging

@@ -188,6 +188,14 @@ def _script_dict(rows: list[dict], front: _Front, source: str) -> dict:
     return out
 
 
+def table_to_dict(header: list[str], records: list[list[str]], title: str | None, cast: list[dict],
+                  source: str) -> dict:
+    """A table given as cells (a header and its records, as a spreadsheet grid or the studio's table holds
+    them), with its title and cast list, as the canonical dict: read by the same rules as a table file."""
+    front = _Front(title=title, cast=list(cast))
+    return _script_dict(_rows(header, records, 1, source, front), front, source)
+
+
 # -- TSV and CSV --------------------------------------------------------------------------------------------
 
 @contextmanager

@@ -1,0 +1,527 @@
+"""The studio's one door into storyaudio: every call the page makes into the library goes through here.
+
+The page (``app.py``) holds text cells and settings; this module turns them into the library's objects and
+calls the same functions the command line calls — ``read/parse`` and ``Script.from_dict`` for scripts, the
+render module's ``check`` and ``render`` with a ``RenderConfig``, ``create_backend(...).voices()``,
+``generate_script`` — so there is no second render path. It imports no Gradio, so it is tested without one.
+
+A project is a folder: the saved script, ``renders/001/``, ``renders/002/``... (one per render, none
+overwritten; each is a normal render folder plus ``studio.json`` and a zip of everything), and ``.studio/``
+(the render lock, Gradio's upload and file cache). No path that comes from the page reaches outside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ..atomic import atomic_path, atomic_write_text
+from ..errors import OptionError, Problem, ScriptError, ScriptReadError, StoryAudioError, UserError, WriterError
+from ..script import HEADERS, Script, parse_script_text, script_to_text
+from ..script.io import format_of
+from ..script.tables import table_to_dict
+from . import table
+
+log = logging.getLogger("storyaudio.studio")
+
+#: The largest script file the page accepts (the issue's cap; Gradio's upload limit is set to the same).
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+EXAMPLES = ("news", "drama")
+#: Script formats the page saves, by the name it shows.
+SAVE_FORMATS = {"TSV": "tsv", "CSV": "csv", "JSON": "json", "Markdown": "md"}
+KINDS = ("speech", "music", "sound_effect")
+PRESETS = ("podcast", "ebu-r128", "none")
+TABLE_SOURCE = "the Script table"
+
+#: ``on_progress(stage, done, total)``: the library's stages (plan, clips, mix, master, deliver) and the
+#: studio's own: ``queued`` (waiting for another render of this project), ``render`` (a library without
+#: progress reports is working), ``package`` (the zip).
+Progress = Callable[[str, int, int], None]
+
+
+def _library():
+    """The render module (``render``, ``RenderConfig``, ``check``), imported when first needed."""
+    return importlib.import_module("storyaudio.pipeline")
+
+
+# -- scripts: table cells <-> Script --------------------------------------------------------------------------
+
+_NA = {"", "n/a", "na", "none", "null", "-", "—"}
+
+
+def _or_none(text: str | None) -> str | None:
+    text = (text or "").strip()
+    return None if text.lower() in _NA else text
+
+
+def script_from_table(rows: Any, title: str | None, cast: Any = None) -> Script:
+    """The script the page's table, title and cast describe, validated exactly like a script file (the same
+    table reader, then the schema and the rules). Raises ScriptError listing every problem."""
+    if tuple(table.HEADERS) != tuple(HEADERS):  # the table module spells the headers itself
+        raise RuntimeError("storyaudio.studio.table.HEADERS no longer matches storyaudio.script.HEADERS")
+    records = table.script_rows(rows)
+    if not records:
+        raise ScriptError([Problem(None, "rows", "the table has no rows.",
+                                   "add a row, upload a script file or load an example.")], TABLE_SOURCE)
+    members = []
+    for rec in table.script_rows(cast) if cast is not None else []:
+        name, description, voice = (rec + ["", "", ""])[:3]
+        if name.strip():
+            members.append({"name": name.strip(), "description": _or_none(description), "voice": _or_none(voice)})
+    data = table_to_dict(list(HEADERS), records, (title or "").strip() or "Untitled", members, TABLE_SOURCE)
+    return Script.from_dict(data, source=TABLE_SOURCE)
+
+
+def table_from_script(script: Script) -> tuple[list[list[str]], str, list[list[str]]]:
+    """The page's view of a script: the eight cells of each row spelled as the table files spell them (the
+    library's own TSV writer), the title, and the cast as (name, description, voice) rows."""
+    lines = [ln for ln in script_to_text(script, "tsv").splitlines() if ln and not ln.startswith("#")]
+    records = list(csv.reader(lines[1:], delimiter="\t"))
+    cast = [[c.name, c.description or "", c.voice or ""] for c in script.cast]
+    return records, script.title, cast
+
+
+def read_upload(path: str | os.PathLike, name: str | None = None) -> Script:
+    """A script file the page received: at most 2 MB, a known extension, UTF-8, and valid like any script.
+    ``name`` is the file name the user chose (for the format and the messages)."""
+    p = Path(path)
+    name = name or p.name
+    size = p.stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        raise UserError(f"{name} is {size / 1024 / 1024:.1f} MB; a script file may be at most 2 MB. Fix: upload "
+                        "the script table itself (.tsv, .csv, .json, .md or .fountain), not audio or a project.")
+    fmt = format_of(name)
+    with open(p, "rb") as fh:
+        raw = fh.read(MAX_UPLOAD_BYTES + 1)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ScriptReadError(f"{name}: not UTF-8 text. Fix: save the file as UTF-8 (a spreadsheet's "
+                              "'Unicode text' or 'CSV UTF-8').") from None
+    return Script.from_dict(parse_script_text(text, fmt, name), source=name)
+
+
+def example(name: str) -> Script:
+    """One of the shipped examples (``news``, ``drama``)."""
+    if name not in EXAMPLES:
+        raise UserError(f"no example '{name}'. Examples: {', '.join(EXAMPLES)}.")
+    from ..script import read_script
+    from ..script.schema import data_path
+
+    return read_script(data_path("examples", f"{name}.tsv"))
+
+
+def script_text(script: Script, fmt: str) -> str:
+    return script_to_text(script, fmt)
+
+
+# -- settings, checks -----------------------------------------------------------------------------------------
+
+@dataclass
+class Settings:
+    """What the page's render controls hold."""
+
+    use: dict[str, str] = field(default_factory=dict)  # audio type -> backend name (missing: the default)
+    preset: str = "podcast"
+    seed: int = 0
+    mp3: bool = True
+
+
+def mp3_available() -> bool:
+    import soundfile
+
+    return "MP3" in soundfile.available_formats()
+
+
+def render_config(settings: Settings, reseed: dict[int, int] | None = None):
+    """The library's RenderConfig for the page's settings (bad values are an OptionError naming the field)."""
+    from pydantic import ValidationError
+
+    lib = _library()
+    try:
+        return lib.RenderConfig(use={k: v for k, v in settings.use.items() if v}, preset=settings.preset,
+                                seed=int(settings.seed or 0), mp3=bool(settings.mp3) and mp3_available(),
+                                reseed={int(k): int(v) for k, v in (reseed or {}).items() if v}, progress=False)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise OptionError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}.") from None
+
+
+@dataclass
+class Report:
+    """What a check found: problems that stop a render, and warnings worth a look."""
+
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def rows(self, which: str) -> set[int]:
+        return {p.row for p in getattr(self, which) if p.row is not None}
+
+
+def check(rows: Any, title: str | None, cast: Any, settings: Settings) -> tuple[Script | None, Report]:
+    """Validate the page's script and settings as ``storyaudio validate`` and ``render`` do (the render
+    module's ``check``): the script when it is valid, and the report."""
+    try:
+        script = script_from_table(rows, title, cast)
+    except ScriptError as exc:
+        return None, Report(errors=list(exc.problems))
+    try:
+        warnings = _library().check(script, render_config(settings))
+    except ScriptError as exc:
+        return script, Report(errors=list(exc.problems))
+    except UserError as exc:  # a backend that cannot run, a bad setting, a pinned voice that does not exist
+        return script, Report(errors=[Problem(None, "settings", str(exc))])
+    return script, Report(warnings=list(warnings))
+
+
+# -- backends and voices --------------------------------------------------------------------------------------
+
+def backend_choices() -> dict[str, list[str]]:
+    """Per audio type, the backends that can run here (their dependencies are installed), default first."""
+    from ..backends import DEFAULTS, available_backends
+
+    classes = available_backends()
+    out: dict[str, list[str]] = {}
+    for kind in KINDS:
+        names = [n for n, cls in classes.items() if kind in cls.kinds and not cls.missing()]
+        names.sort(key=lambda n: (n != DEFAULTS[kind], n))
+        out[kind] = names
+    return out
+
+
+def default_backend(kind: str) -> str:
+    from ..backends import DEFAULTS
+
+    return DEFAULTS[kind]
+
+
+def voices(backend: str) -> list[tuple[str, str]]:
+    """A speech backend's voices as (label, name) pairs for a picker; empty when it cannot be built here."""
+    from ..backends import create_backend
+
+    try:
+        b = create_backend(backend or default_backend("speech"), "speech")
+        try:
+            return [(f"{v.name} — {v.description}" if v.description else v.name, v.name) for v in b.voices()]
+        finally:
+            b.close()
+    except StoryAudioError:
+        return []
+
+
+# -- the writer -----------------------------------------------------------------------------------------------
+
+def writer_status(base_url: str | None) -> tuple[bool, str]:
+    """Whether Write can work (an LLM is configured), and a note saying which endpoint, or what to do."""
+    if importlib.util.find_spec("openai") is None:
+        return False, ("Write is off: the writer's client is not installed. Fix: pip install "
+                       "'storyaudio[writer]', then restart the studio.")
+    base_url = (base_url or "").strip()
+    if not base_url and not os.environ.get("OPENAI_API_KEY", "").strip() and \
+            not os.environ.get("OPENAI_BASE_URL", "").strip():
+        return False, ("Write is off: no LLM is configured. Fix: start the studio with OPENAI_API_KEY set (OpenAI), "
+                       "or type the Base URL of a local OpenAI-compatible server (Ollama: "
+                       "http://localhost:11434/v1, llama.cpp server: http://localhost:8080/v1). Without one, "
+                       "upload a script, load an example or fill in the table.")
+    from ..writer.providers import redact_url, resolve_endpoint
+
+    try:
+        endpoint, _, key = resolve_endpoint(base_url or None, None)
+    except WriterError as exc:
+        return False, f"Write is off: {exc}"
+    whose = " (key from OPENAI_API_KEY)" if key == "OPENAI_API_KEY" else ""
+    return True, f"Write asks {redact_url(endpoint)}{whose}."
+
+
+def write(prompt: str, base_url: str | None = None, model: str | None = None) -> Script:
+    """A script from a prompt through the writer (validated and repaired there). Raises WriterError."""
+    from ..writer import generate_script
+
+    try:
+        data = generate_script(prompt, base_url=(base_url or "").strip() or None,
+                               model=(model or "").strip() or None)
+    except WriterError as exc:  # the page has boxes where the command line has flags
+        raise WriterError(str(exc).replace("--base-url", "the Base URL box").replace("--model", "the Model box")
+                          .replace("--max-repairs", "more repair turns")) from None
+    return Script.from_dict(data, source="the writer")
+
+
+# -- the project: renders in numbered folders -----------------------------------------------------------------
+
+_RENDER_ID = re.compile(r"\d{3,6}")
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+@dataclass
+class RenderInfo:
+    """One render of the project, as the page shows it."""
+
+    id: str
+    folder: Path
+    created: float
+    duration: float | None = None
+    rendered_rows: list[int] = field(default_factory=list)
+    cached_rows: list[int] = field(default_factory=list)
+    loudness: dict[str, Any] = field(default_factory=dict)
+    use: dict[str, str] = field(default_factory=dict)
+    preset: str | None = None
+    reseed: dict[int, int] = field(default_factory=dict)
+    seconds: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def file(self, name: str) -> Path | None:
+        p = self.folder / name
+        return p if p.is_file() else None
+
+    @property
+    def mix_wav(self) -> Path | None:
+        return self.file("mix.wav")
+
+    @property
+    def mix_mp3(self) -> Path | None:
+        return self.file("mix.mp3")
+
+    @property
+    def zip(self) -> Path | None:
+        return self.file(f"render-{self.id}.zip")
+
+    @property
+    def picture(self) -> Path | None:
+        return self.file("timeline.png")
+
+    @property
+    def counts(self) -> str:
+        return f"rendered {len(self.rendered_rows)}, from cache {len(self.cached_rows)}"
+
+    def label(self) -> str:
+        when = time.strftime("%H:%M:%S", time.localtime(self.created))
+        length = f" · {self.duration:.1f} s" if self.duration is not None else ""
+        return f"{self.id} · {when}{length} · {self.counts}"
+
+
+class Project:
+    """A project folder. Every path the page names is checked to lie inside it."""
+
+    SCRIPT_NAMES = tuple(f"script.{ext}" for ext in ("tsv", "json", "csv", "md"))
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).expanduser().resolve()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot use {self.root} as the project folder: {exc.strerror}. "
+                            "Fix: pass --project with a folder you can write.") from None
+        self.shown = _shown(self.root)
+        self.renders_dir = self.root / "renders"
+        self.state_dir = self.root / ".studio"
+        self.state_dir.mkdir(exist_ok=True)
+
+    # paths -------------------------------------------------------------------------------------------------
+    def inside(self, path: str | os.PathLike) -> Path:
+        """``path`` resolved (links followed); a UserError when it lies outside the project folder."""
+        p = Path(path)
+        p = (p if p.is_absolute() else self.root / p).resolve()
+        if not p.is_relative_to(self.root):
+            raise UserError(f"{path} is outside the project folder {self.root}; the studio reads and writes "
+                            "only inside it.")
+        return p
+
+    def render_dir(self, render_id: str) -> Path:
+        rid = str(render_id or "").strip()
+        if not _RENDER_ID.fullmatch(rid):
+            raise UserError(f"'{render_id}' is not a render of this project. Fix: pick one from the list.")
+        folder = self.inside(self.renders_dir / rid)
+        if not (folder / "mix.wav").is_file():
+            raise UserError(f"render {rid} is not in this project (or did not finish). Fix: pick one from the list.")
+        return folder
+
+    # renders -----------------------------------------------------------------------------------------------
+    def renders(self) -> list[RenderInfo]:
+        """Finished renders, newest first."""
+        if not self.renders_dir.is_dir():
+            return []
+        out = []
+        for p in sorted(self.renders_dir.iterdir(), key=lambda p: p.name, reverse=True):
+            if _RENDER_ID.fullmatch(p.name):
+                with contextlib.suppress(UserError):  # unfinished, or a link out of the project
+                    out.append(self.info(p.name))
+        return sorted(out, key=lambda r: int(r.id), reverse=True)
+
+    def info(self, render_id: str) -> RenderInfo:
+        folder = self.render_dir(render_id)
+        meta = _read_json(folder / "studio.json") or {}
+        timeline = _read_json(folder / "timeline.json") or {}
+        info = RenderInfo(id=folder.name, folder=folder,
+                          created=meta.get("created", (folder / "mix.wav").stat().st_mtime),
+                          duration=timeline.get("duration"), loudness=_read_json(folder / "loudness.json") or {})
+        for key in ("rendered_rows", "cached_rows", "use", "preset", "seconds", "warnings", "timings"):
+            if key in meta:
+                setattr(info, key, meta[key])
+        info.reseed = {int(k): int(v) for k, v in (meta.get("reseed") or {}).items()}
+        return info
+
+    def clip(self, render_id: str, row: int) -> tuple[Path | None, str]:
+        """Row ``row``'s clip in a render (from its timeline.json), or None and why not."""
+        folder = self.render_dir(render_id)
+        events = (_read_json(folder / "timeline.json") or {}).get("events", [])
+        ev = next((e for e in events if e.get("row") == row), None)
+        if ev is None or not ev.get("clip_file"):
+            return None, (f"row {row} has no clip in render {folder.name}: an End row has none, and rows added "
+                          "since that render have none until the next one.")
+        path = self.inside(folder / ev["clip_file"])
+        return (path if path.is_file() else None), ev.get("content", "")
+
+    def _new_render_dir(self) -> Path:
+        self.renders_dir.mkdir(exist_ok=True)
+        taken = [int(p.name) for p in self.renders_dir.iterdir() if _RENDER_ID.fullmatch(p.name)]
+        n = max(taken, default=0) + 1
+        while True:
+            folder = self.renders_dir / f"{n:03d}"
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:
+                n += 1
+
+    @contextlib.contextmanager
+    def _render_lock(self, progress: Progress) -> Iterator[None]:
+        """One render at a time per project: in this process (a lock per folder) and across processes (an
+        advisory lock on .studio/render.lock where the system has one). A render that has to wait says so."""
+        with _LOCKS_GUARD:
+            lock = _LOCKS.setdefault(self.root, threading.Lock())
+        if not lock.acquire(blocking=False):
+            progress("queued", 0, 0)
+            lock.acquire()
+        try:
+            with open(self.state_dir / "render.lock", "a+") as fh:
+                try:
+                    import fcntl
+                except ImportError:  # Windows: the in-process lock only
+                    yield
+                    return
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    progress("queued", 0, 0)
+                    fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+        finally:
+            lock.release()
+
+    def render(self, script: Script, settings: Settings, reseed: dict[int, int] | None = None,
+               on_progress: Progress | None = None) -> RenderInfo:
+        """Render ``script`` into the next numbered folder through the library's ``render`` (waiting for a
+        render of this project already running), then add studio.json and the zip. A failed render leaves no
+        folder behind and every earlier render untouched."""
+        progress = on_progress or (lambda stage, done, total: None)
+        config = render_config(settings, reseed)
+        with self._render_lock(progress):
+            folder = self._new_render_dir()
+            started = time.monotonic()
+            try:
+                result = _call_render(script, folder, config, progress)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            meta = {
+                "created": time.time(), "seconds": round(time.monotonic() - started, 2),
+                "rendered_rows": sorted(result.rendered_rows), "cached_rows": sorted(result.cached_rows),
+                "use": dict(result.timeline.backends), "preset": config.preset,
+                "reseed": {str(k): v for k, v in config.reseed.items()}, "seed": config.seed,
+                "warnings": [str(w) for w in getattr(result, "warnings", None) or []],
+                "timings": dict(getattr(result, "timings", None) or {}),
+            }
+            atomic_write_text(folder / "studio.json", json.dumps(meta, indent=2) + "\n")
+            progress("package", 0, 1)
+            _zip_folder(folder, folder / f"render-{folder.name}.zip")
+            progress("package", 1, 1)
+        return self.info(folder.name)
+
+    # the script --------------------------------------------------------------------------------------------
+    def save_script(self, script: Script, fmt: str) -> Path:
+        """The script saved as the project's script.<ext> (the one the studio opens with next time)."""
+        if fmt not in SAVE_FORMATS.values():
+            raise UserError(f"cannot save a script as '{fmt}'. Formats: {', '.join(SAVE_FORMATS)}.")
+        path = self.inside(f"script.{fmt}")
+        atomic_write_text(path, script_to_text(script, fmt))
+        for other in self.SCRIPT_NAMES:  # one saved script, so the next start opens this one
+            if other != path.name and (self.root / other).is_file():
+                (self.root / other).unlink()
+        return path
+
+    def autosave(self, script: Script) -> Path:
+        """Keep the script just rendered as the project's script, in the format it was last saved in."""
+        fmt = next((n.split(".")[1] for n in self.SCRIPT_NAMES if (self.root / n).is_file()), "tsv")
+        return self.save_script(script, fmt)
+
+    def saved_script(self) -> Script | None:
+        """The project's saved script, or None when it has none (or it no longer validates)."""
+        for name in self.SCRIPT_NAMES:
+            path = self.root / name
+            if path.is_file():
+                try:
+                    return read_upload(path)
+                except UserError as exc:
+                    log.warning("the project's %s does not load: %s", name, exc)
+                    return None
+        return None
+
+
+def _call_render(script: Script, folder: Path, config: Any, progress: Progress):
+    """The library's render, its progress reports passed on (each stage, each clip)."""
+    return _library().render(script, folder, config, on_progress=progress)
+
+
+def _zip_folder(folder: Path, target: Path) -> Path:
+    """Everything in a render folder (but the zip itself) in one zip, written atomically."""
+    with atomic_path(target) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for p in sorted(folder.rglob("*")):
+                if p.is_file() and p != target and not p.name.startswith("."):
+                    zf.write(p, f"render-{folder.name}/{p.relative_to(folder).as_posix()}")
+    return target
+
+
+def _shown(path: Path) -> str:
+    """The folder as the page names it: relative to the working folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(path)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+__all__ = [
+    "MAX_UPLOAD_BYTES", "EXAMPLES", "SAVE_FORMATS", "KINDS", "PRESETS", "Settings", "Report", "RenderInfo",
+    "Project", "script_from_table", "table_from_script", "read_upload", "example", "script_text",
+    "check", "render_config", "backend_choices", "default_backend", "voices", "writer_status", "write",
+    "mp3_available",
+]
