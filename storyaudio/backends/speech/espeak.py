@@ -118,10 +118,10 @@ class EspeakBackend(Backend[EspeakOptions]):
         language = self._language(voice)
         english = language.lower().startswith("en")
 
-        def fix(script: str, others: tuple[str, ...]) -> str:
-            if not others:
+        def fix(script: str, other: str) -> str:
+            if not other:
                 return "Write them in Latin letters."
-            return f"To read them, set a language that reads {script} ({', '.join(others)}): --set espeak.language={others[0]}."
+            return f"To read them, set a language that reads {script}: --set espeak.language={other}."
 
         spoken = normalize(text) if english and self.options.normalize_text else text
         return speakable(spoken, language, f"espeak-ng's '{language}'", fix)

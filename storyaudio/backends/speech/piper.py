@@ -229,13 +229,12 @@ class PiperBackend(Backend[PiperOptions]):
         config = self._voice_config()
         language = str(config.get("espeak", {}).get("voice") or config.get("language", {}).get("code") or "en")
         named = config.get("language", {}).get("name_english")
-        reader = f"the Piper voice ({named} ({language}))" if named else f"the Piper voice ({language})"
+        reader = f"the {named} ({language}) Piper voice" if named else f"the Piper voice ({language})"
 
-        def fix(script: str, others: tuple[str, ...]) -> str:
-            if not others:
-                return "Write them in Latin letters."
-            return (f"Write them in Latin letters, or use espeak, which reads {script} as {', '.join(others)}: "
-                    f"--use speech=espeak --set espeak.language={others[0]}.")
+        def fix(script: str, other: str) -> str:
+            espeak = (f", or use espeak, which reads {script}: --use speech=espeak --set espeak.language={other}"
+                      if other else "")
+            return f"Write them in Latin letters{espeak}."
 
         return speakable(normalize(text) if self.options.normalize_text else text, language, reader, fix)
 

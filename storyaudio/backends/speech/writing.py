@@ -100,18 +100,19 @@ def unread_scripts(text: str, language: str) -> dict[str, list[str]]:
     return out
 
 
-def speakable(text: str, language: str, reader: str, fix: Callable[[str, tuple[str, ...]], str]) -> list[str]:
+def speakable(text: str, language: str, reader: str, fix: Callable[[str, str], str]) -> list[str]:
     """Why ``reader`` (a voice reading ``language``, named in words) cannot speak (part of) ``text``, one
     sentence each: nothing to say, or words in a writing system it does not read. ``fix(script_name,
-    languages_reading_it)`` says what to do about the latter. ``text`` is what the voice gets (normalised)."""
+    language)`` says what to do about the latter, ``language`` being an espeak-ng language that reads the
+    script ("" when none does). ``text`` is what the voice gets (normalised)."""
     if not has_words(text):
-        return [f"has no letters or digits to speak, only punctuation, symbols or emoji: {reader} says nothing for "
-                "punctuation and reads symbols and emoji out by their names ('party popper'), if at all."]
+        return [f"has no letters or digits, only punctuation, symbols or emoji: {reader} says nothing for "
+                "punctuation and reads emoji and symbols by their names ('party popper'), if at all."]
     problems = []
     for script, words in unread_scripts(text, language).items():
         name = script_name(script)
         quoted = ", ".join(f"'{w}'" for w in words)
-        problems.append(f"has words in {name} ({quoted}), which {reader} does not read: it would spell them out "
-                        f"letter by letter or read them with another language's sounds. "
-                        f"{fix(name, languages_reading(script))}")
+        others = languages_reading(script)
+        problems.append(f"has words in {name} ({quoted}), which {reader} cannot read: it would spell them out "
+                        f"letter by letter or misread them. {fix(name, others[0] if others else '')}")
     return problems
