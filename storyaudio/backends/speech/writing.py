@@ -92,7 +92,8 @@ def unread_scripts(text: str, language: str) -> dict[str, list[str]]:
     readable = scripts_read_by(language)
     out: dict[str, list[str]] = {}
     for word in re.findall(r"\w+", text):
-        scripts = {_script(ch) for ch in word if unicodedata.category(ch).startswith("L")}
+        letters = (ch for ch in word if unicodedata.category(ch).startswith("L"))
+        scripts = {"Latn" if ch.isascii() else _script(ch) for ch in letters}  # plain English: no table lookup
         for script in sorted(scripts - readable - _NEUTRAL):
             words = out.setdefault(script, [])
             if len(words) < 3 and word not in words:
