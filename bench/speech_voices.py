@@ -12,10 +12,13 @@ Praat voice change, 48 kHz) and reports per voice:
   backend runs one onnxruntime thread per render, so this is what one idle core gives, and unlike the wall
   clock it hardly changes when other work shares the machine.
 
-Piper draws random noise inside its model, so WER moves by a few points from run to run (about +-0.03 on
-these ~150 words); the goal's margin of 0.05 is about two standard errors.
+Piper samples noise inside its model, so WER moves by a few points from take to take (about +-0.03 on these
+~150 words); the goal's margin of 0.05 is about two standard errors. The catalogue voices draw that noise from
+each sentence's seed (sentence i has seed i, plus 1000 x ``--take``), so a run is repeatable and ``--take N``
+measures another take of everything.
 
-The baseline row is unmodified Piper (``PiperVoice.synthesize`` with its default settings at 22.05 kHz).
+The baseline row is unmodified Piper (a stock ``PiperVoice`` loaded by piper-tts, ``synthesize`` with its
+default settings at 22.05 kHz): onnxruntime draws its noise, a new take every run.
 Then it checks the issue's goals: every voice within +0.05 WER of the baseline; every two voices at least
 3 semitones apart in median pitch or clearly apart in formants (spectral centroid at least 8% apart); at least 5x
 faster than real time.
@@ -23,6 +26,7 @@ faster than real time.
     .venv/bin/python bench/speech_voices.py            # piper voices (about 3 minutes on 2 idle cores)
     .venv/bin/python bench/speech_voices.py --espeak   # also the espeak-ng voices, for comparison
     .venv/bin/python bench/speech_voices.py --quick    # 4 sentences only
+    .venv/bin/python bench/speech_voices.py --take 1   # another take of every sentence (other seeds)
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from storyaudio.backends.base import Event
-from storyaudio.backends.piper import PiperBackend, resample
+from storyaudio.audio import resample
+from storyaudio.backends.speech.piper import PiperBackend
 
 SENTENCES = [
     "Please call me back when you get home tonight.",
@@ -131,14 +136,25 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--espeak", action="store_true", help="also measure the espeak-ng voices")
     ap.add_argument("--quick", action="store_true", help="4 sentences only")
+    ap.add_argument("--take", type=int, default=0, help="another take: sentence i gets seed i + 1000 x TAKE")
     args = ap.parse_args()
     texts = SENTENCES[:4] if args.quick else SENTENCES
     asr = Recogniser()
     rows = []
 
+    import onnxruntime
+    from piper import PiperConfig, PiperVoice
+
     backend = PiperBackend()
-    piper = backend._piper()  # load once, outside the timings
+    backend._piper()  # load once, outside the timings
     backend.render(Event(row=0, kind="speech", content="Warm up.", voice="clara"), RATE)  # imports, caches
+    # stock Piper for the baseline: the unmodified model, one onnxruntime thread as the backend uses
+    model_path, _ = backend._paths()
+    one_thread = onnxruntime.SessionOptions()
+    one_thread.intra_op_num_threads = 1
+    piper = PiperVoice(session=onnxruntime.InferenceSession(str(model_path), one_thread,
+                                                            providers=["CPUExecutionProvider"]),
+                       config=PiperConfig.from_dict(backend._voice_config()))
     base_rate = int(piper.config.sample_rate)
     t0, c0 = time.perf_counter(), time.process_time()
     base = [np.concatenate([c.audio_float_array for c in piper.synthesize(t)]) for t in texts]
@@ -150,8 +166,8 @@ def main() -> int:
     for v in backend.voices():
         r = backend.recipe(v.name)
         t0, c0 = time.perf_counter(), time.process_time()
-        clips = [backend.render(Event(row=i, kind="speech", content=t, voice=v.name), RATE).audio[0]
-                 for i, t in enumerate(texts)]
+        clips = [backend.render(Event(row=i, kind="speech", content=t, voice=v.name, seed=i + 1000 * args.take),
+                                RATE).audio[0] for i, t in enumerate(texts)]
         took, cpu = time.perf_counter() - t0, time.process_time() - c0
         seconds = sum(len(c) for c in clips) / RATE
         rows.append({"voice": v.name, "what": f"{v.gender[0]}/{v.age} fmt {r.formant:g} f0 {r.pitch or 'keep'} "
@@ -159,7 +175,7 @@ def main() -> int:
                      "cpu": seconds / cpu, "seconds": seconds, **measure(clips, RATE), "recipe": r})
 
     if args.espeak:
-        from storyaudio.backends.espeak import EspeakBackend
+        from storyaudio.backends.speech.espeak import EspeakBackend
 
         eb = EspeakBackend()
         for v in eb.voices():

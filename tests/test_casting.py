@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from storyaudio.backends.base import Voice
-from storyaudio.backends.espeak import EspeakBackend
-from storyaudio.backends.piper import PiperBackend
+from storyaudio.backends.speech.espeak import EspeakBackend
+from storyaudio.backends.speech.piper import PiperBackend
 from storyaudio.backends.tone import ToneBackend
 from storyaudio.casting import Character, cast_characters, describe_wish
 from storyaudio.errors import UserError

@@ -12,9 +12,10 @@ from storyaudio.fingerprint import code_fingerprint, module_closure
 
 
 def test_builtin_backends_depend_on_the_shared_code_they_import():
-    piper = module_closure("storyaudio.backends.piper")
+    piper = module_closure("storyaudio.backends.speech.piper")
     assert "storyaudio.audio" in piper  # resampling and fitting
-    assert any(name.endswith("speech_text") for name in piper)  # text normalisation (in any package layout)
+    assert "storyaudio.backends.speech.text" in piper  # text normalisation
+    assert "storyaudio.backends.speech.fit" in piper  # shared with espeak
     foley = module_closure("storyaudio.backends.foley")
     assert "storyaudio.backends.foley.dsp" in foley  # imported lazily, inside render
     assert "storyaudio.mix.mixer" not in foley  # a backend never imports the mixer

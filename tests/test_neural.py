@@ -27,7 +27,7 @@ diffusers = pytest.importorskip("diffusers", reason="audioldm2 needs diffusers")
 
 from storyaudio.backends import Event, create_backend  # noqa: E402
 from storyaudio.backends import _neural as nn_  # noqa: E402
-from storyaudio.backends.bark import CATALOGUE, split_text  # noqa: E402
+from storyaudio.backends.bark import CATALOGUE  # noqa: E402
 from storyaudio.errors import BackendUnavailableError, OptionError  # noqa: E402
 from storyaudio.pipeline import RenderConfig, render  # noqa: E402
 
@@ -192,15 +192,6 @@ def test_importing_the_backends_does_not_import_torch():
             "print(sorted(m for m in ('torch', 'transformers', 'diffusers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-def test_split_text_keeps_every_word_in_chunks_of_the_limit():
-    text = ("It was late. The rain had not stopped for three days, and the river rose. " * 6) + "Nobody slept!"
-    chunks = split_text(text, 80)
-    assert len(chunks) > 3 and all(len(c) <= 80 for c in chunks)
-    assert " ".join(chunks).split() == text.split()
-    assert chunks[0].endswith(".")  # cuts fall at sentence ends when a sentence fits
-    assert split_text("One. Two.", 200) == ["One. Two."]  # short sentences are packed together
 
 
 def test_helpers_crossfade_and_fit_length():

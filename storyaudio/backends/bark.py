@@ -3,8 +3,8 @@
 Optional: ``pip install 'storyaudio[neural]'`` and the weights (``suno/bark-small`` by default; a hub id that
 is not in the local cache, or a local directory passed with ``--set bark.model=/path``).
 
-* Text is split at sentences into chunks of about 13 s of speech (``max_chunk_chars``), rendered with the
-  row's speaker preset and joined with short pauses (``sentence_pause``).
+* Text is split at sentences into chunks of about 13 s of speech (``max_chunk_chars``; the speech package's
+  :func:`~storyaudio.backends.speech.text.chunks`), rendered with the row's speaker preset and joined with short pauses (``sentence_pause``).
 * A preset (``v2/en_speaker_6`` ...) is a voice prompt: a ``.npz`` file with ``semantic_prompt``,
   ``coarse_prompt`` and ``fine_prompt``, looked up in ``voices_dir``, in the model directory (its
   ``speaker_embeddings`` folder, where the hub layout keeps them) and through the processor's
@@ -17,7 +17,6 @@ is not in the local cache, or a local directory passed with ``--set bark.model=/
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -25,6 +24,7 @@ from pydantic import Field
 
 from . import _neural as nn_
 from .base import Clip, Event, Voice
+from .speech.text import chunks as text_chunks
 
 DEFAULT_MODEL = "suno/bark-small"
 DEFAULT_SPEAKER = "v2/en_speaker_6"
@@ -76,51 +76,6 @@ class BarkOptions(nn_.NeuralOptions):
     )
     max_chunk_chars: int = Field(220, ge=20, le=600, description="longest text chunk (about 13 s of speech)")
     sentence_pause: float = Field(0.25, ge=0, le=3, description="silence between chunks of one row, seconds")
-
-
-# -- text chunks -----------------------------------------------------------------------------------------
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
-_CLAUSE_END = re.compile(r"(?<=[,;:—–])\s+")
-
-
-def split_text(text: str, max_chars: int) -> list[str]:
-    """Split ``text`` into chunks of at most ``max_chars`` characters: at sentence ends when it can, then at
-    clause punctuation, then between words; short sentences are packed together."""
-    text = " ".join(text.split())
-    if not text:
-        return []
-
-    def pieces(s: str) -> list[str]:
-        if len(s) <= max_chars:
-            return [s]
-        clauses = [c for c in _CLAUSE_END.split(s) if c]
-        if len(clauses) > 1:
-            return [p for c in clauses for p in pieces(c)]
-        words, out, cur = s.split(" "), [], ""
-        for w in words:
-            while len(w) > max_chars:  # a single enormous "word"
-                if cur:
-                    out.append(cur)
-                    cur = ""
-                out.append(w[:max_chars])
-                w = w[max_chars:]
-            if cur and len(cur) + 1 + len(w) > max_chars:
-                out.append(cur)
-                cur = w
-            else:
-                cur = f"{cur} {w}" if cur else w
-        if cur:
-            out.append(cur)
-        return out
-
-    units = [p for sentence in _SENTENCE_END.split(text) if sentence.strip() for p in pieces(sentence.strip())]
-    chunks: list[str] = []
-    for u in units:
-        if chunks and len(chunks[-1]) + 1 + len(u) <= max_chars:
-            chunks[-1] = f"{chunks[-1]} {u}"
-        else:
-            chunks.append(u)
-    return chunks
 
 
 def _valid_preset(data: Any) -> dict[str, np.ndarray] | None:
@@ -269,7 +224,7 @@ class BarkBackend(nn_.NeuralBackend[BarkOptions]):
         for i, e in enumerate(events):
             voice = e.voice or opts.speaker
             voice_of.append(voice)
-            texts = split_text(e.content, opts.max_chunk_chars) or ["..."]
+            texts = text_chunks(e.content, opts.max_chunk_chars) or ["..."]
             chunks += [(i, j, t, voice) for j, t in enumerate(texts)]
 
         audio: dict[tuple[int, int], np.ndarray] = {}

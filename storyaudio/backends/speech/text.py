@@ -8,8 +8,11 @@ give every break a pause length.
   sentences longer than ``max_chars`` at clause punctuation.
 * :func:`segments` does both and attaches the pause that follows each piece, shaped by its punctuation
   ("?" a little longer than ".", ";" shorter, "..." longer, a blank line longest).
+* :func:`chunks` packs sentences into chunks of at most ``max_chars`` characters (for models that take a few
+  sentences at a time, like Bark).
 
-Pure Python, English only; other languages go to the synthesiser untouched (espeak-ng reads their numbers).
+Pure Python. Normalisation is English only; other languages go to the synthesiser untouched (espeak-ng reads
+their numbers). Splitting works on any text that ends sentences with . ! ? or an ellipsis.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 __all__ = [
     "PAUSE_WEIGHTS",
     "Segment",
+    "chunks",
     "digits_to_words",
     "normalize",
     "number_to_words",
@@ -430,9 +434,9 @@ PAUSE_WEIGHTS = {
     "line": 1.4, "paragraph": 2.2, "end": 0.0,
 }
 
-# A sentence ends at . ! ? (or "...") plus closing quotes/brackets, followed by whitespace; or at a newline.
-_SENTENCE_END = re.compile(r"(\.\.\.|[.!?]+)([\"')\]]*)(\s+)")
-_CLAUSE_END = re.compile(r"(;|:|—|,)(\s+)")
+# A sentence ends at . ! ? (or "...", "…") plus closing quotes/brackets, followed by whitespace; or at a newline.
+_CLOSERS = "\"'\u201d\u2019)]"
+_SENTENCE_END = re.compile(rf"(\.\.\.|…|[.!?]+)([{re.escape(_CLOSERS)}]*)(\s+)")
 
 
 @dataclass(frozen=True)
@@ -445,8 +449,8 @@ class Segment:
 
 
 def _terminal_mark(piece: str) -> str:
-    s = piece.rstrip().rstrip("\"')]")
-    if s.endswith("..."):
+    s = piece.rstrip().rstrip(_CLOSERS)
+    if s.endswith(("...", "…")):
         return "..."
     for mark in ("?", "!", ".", ";", ":", "—", ","):
         if s.endswith(mark):
@@ -531,4 +535,18 @@ def segments(text: str, sentence_pause: float = 0.35, max_chars: int = 220, norm
                 out.append(Segment(piece, round(sentence_pause * weight, 4), mark))
     if out:
         out[-1] = Segment(out[-1].text, 0.0, "end")
+    return out
+
+
+def chunks(text: str, max_chars: int) -> list[str]:
+    """Sentences of ``text`` packed into chunks of at most ``max_chars`` characters: a sentence longer than
+    that is cut at clause punctuation, then between words (:func:`split_sentences`); consecutive short
+    sentences share a chunk. Whitespace (newlines too) becomes single spaces. No normalisation."""
+    pieces = [" ".join(p.split()) for p in split_sentences(text, max_chars)]
+    out: list[str] = []
+    for piece in pieces:
+        if out and len(out[-1]) + 1 + len(piece) <= max_chars:
+            out[-1] = f"{out[-1]} {piece}"
+        elif piece:
+            out.append(piece)
     return out

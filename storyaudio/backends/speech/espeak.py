@@ -7,8 +7,8 @@ voice is an espeak-ng accent (``en-us``, ``en-gb-x-rp``, ``en-gb-scotland``, ``e
 the text in another espeak-ng language with the same variants (English text handling is then skipped: espeak-ng
 reads numbers in its own languages).
 
-The program runs once per line with SSML input, so sentence pauses from :mod:`storyaudio.speech_text` become
-``<break>`` marks.
+The program runs once per line with SSML input, so sentence pauses from :mod:`.text` become ``<break>``
+marks. espeak-ng has no randomness: the same line, voice and options give the same samples.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from ..audio import resample
-from ..errors import BackendUnavailableError, OptionError, RenderError
-from ..speech_text import segments as text_segments
-from .base import Backend, Clip, Event, Voice
-from .piper import speak_fitted, trim_silence
+from ...audio import resample
+from ...errors import BackendUnavailableError, OptionError, RenderError
+from ..base import Backend, Clip, Event, Voice
+from .base import SpeechOptions, catalogue_voice
+from .fit import speak, trim_silence
+from .text import normalize, segments as text_segments
+from .writing import speakable
 
 __all__ = ["ESPEAK_CATALOGUE", "EspeakBackend", "EspeakOptions", "EspeakRecipe"]
 
@@ -79,23 +81,13 @@ ESPEAK_CATALOGUE: list[tuple[Voice, EspeakRecipe]] = [
 _BY_NAME = {v.name: (v, r) for v, r in ESPEAK_CATALOGUE}
 
 
-class EspeakOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EspeakOptions(SpeechOptions):
     language: str | None = Field(None, max_length=40, pattern=r"^[A-Za-z0-9_-]+$",
                                  description="espeak-ng language to read the text in (de, fr, es, pt-br, ja, ... "
                                  "see 'espeak-ng --voices'); unset: each voice's English accent")
-    pace: float = Field(1.0, ge=0.5, le=2.0, description="speaking rate: multiplies every voice's words per minute "
-                        "(1.1 is 10% faster)")
     pitch_shift: int = Field(0, ge=-50, le=50, description="added to every voice's espeak pitch (0-99 scale)")
-    sentence_pause: float = Field(0.35, ge=0.0, le=3.0, description="seconds of silence after a sentence; other "
-                                  "breaks scale it as in the piper backend")
-    normalize_text: bool = Field(True, description="read numbers, money, abbreviations and symbols as words "
-                                 "before synthesis (English only)")
-    max_speedup: float = Field(1.4, ge=1.0, le=2.5, description="when a row's duration is too short for the line, "
-                               "speak up to this much faster before cutting the end")
-    edge_silence: float = Field(0.05, ge=0.0, le=1.0, description="silence kept before and after the speech, "
-                                "seconds")
+    max_speedup: float = Field(1.4, ge=1.0, le=2.5,
+                               description=SpeechOptions.model_fields["max_speedup"].description)
     program: str = Field("espeak-ng", description="the espeak-ng executable (name on PATH or a path)")
 
 
@@ -116,6 +108,24 @@ class EspeakBackend(Backend[EspeakOptions]):
     def recipe(name: str) -> EspeakRecipe:
         return _BY_NAME[name][1]
 
+    def _language(self, voice: str | None) -> str:
+        """The espeak-ng language a voice reads in: the ``language`` option, else the voice's accent."""
+        if self.options.language:
+            return self.options.language
+        return _BY_NAME.get(voice or "", ESPEAK_CATALOGUE[0])[1].accent
+
+    def text_problems(self, text: str, voice: str | None) -> list[str]:
+        language = self._language(voice)
+        english = language.lower().startswith("en")
+
+        def fix(script: str, other: str) -> str:
+            if not other:
+                return "Write them in Latin letters."
+            return f"To read them, set a language that reads {script}: --set espeak.language={other}."
+
+        spoken = normalize(text) if english and self.options.normalize_text else text
+        return speakable(spoken, language, f"espeak-ng's '{language}'", fix)
+
     def _program(self) -> str:
         opts = self.options
         path = shutil.which(opts.program)
@@ -131,7 +141,7 @@ class EspeakBackend(Backend[EspeakOptions]):
         for k, seg in enumerate(segs):
             parts.append(escape(seg.text))
             if k < len(segs) - 1 and seg.pause > 0:
-                parts.append(f'<break time="{round(seg.pause / speed * 1000)}ms"/>')
+                parts.append(f'<break time="{round(seg.pause / (opts.pace * speed) * 1000)}ms"/>')
         return "<speak>" + " ".join(parts) + "</speak>"
 
     def _run(self, text: str, recipe: EspeakRecipe, speed: float) -> tuple[np.ndarray, int]:
@@ -161,26 +171,20 @@ class EspeakBackend(Backend[EspeakOptions]):
         return trim_silence(out, sample_rate, keep=opts.edge_silence)
 
     def render(self, event: Event, sample_rate: int) -> Clip:
-        if event.kind != "speech":
-            raise RenderError(f"the espeak backend renders speech, not {event.kind}", event.row)
         opts = self.options
-        name = event.voice or ESPEAK_CATALOGUE[0][0].name
-        if name not in _BY_NAME:
-            raise RenderError(f"the espeak backend has no voice '{name}'; its voices: {', '.join(_BY_NAME)}",
-                              event.row)
-        voice, recipe = _BY_NAME[name]
-        audio, speed, cut = speak_fitted(lambda sp: self._render_once(event.content, recipe, sp, sample_rate),
-                                         event.duration, sample_rate, opts.max_speedup, opts.edge_silence)
+        name, (voice, recipe) = catalogue_voice(self.name, event, _BY_NAME)
+        audio, speed, over = speak(lambda sp: self._render_once(event.content, recipe, sp, sample_rate),
+                                   event.duration, sample_rate, opts.max_speedup, opts.edge_silence)
         language = opts.language or recipe.accent
         bits = [f"{voice.gender}, {voice.age}: {language}+{recipe.variant}",
                 f"{round(recipe.speed * opts.pace * speed)} wpm"]
         if speed > 1.0 + 1e-3:
             bits.append(f"sped up x{speed:.2f} to fit")
-        if cut:
-            bits.append("cut to fit")
+        if over:
+            bits.append("too long even so: its end is cut")
         detail = f"espeak voice '{name}' ({', '.join(bits)})"
         info: dict[str, Any] = {"backend": "espeak", "voice": name, "language": language, "recipe": asdict(recipe),
-                                "speed": round(speed, 3), "cut": cut}
+                                "speed": round(speed, 3), "cut": over}
         return Clip(audio[np.newaxis, :], sample_rate, detail, info)
 
 
