@@ -16,7 +16,8 @@ from helpers import rms
 
 from storyaudio.backends.base import Event
 from storyaudio.backends.composer import ComposerBackend, ComposerOptions
-from storyaudio.backends.composer.compose import compose, parse_chord, voice_chord
+from storyaudio.backends.composer.compose import compose
+from storyaudio.backends.composer.harmony import parse_chord, voice_chord
 from storyaudio.backends.composer.plan import make_plan
 from storyaudio.errors import BackendUnavailableError
 
