@@ -54,18 +54,20 @@ class ComposerBackend(Backend[ComposerOptions]):
 
     def render(self, event: Event, sample_rate: int) -> Clip:
         from .compose import compose
-        from .render import find_soundfont, render_composition
+        from .render import find_soundfont, render_composition, synth_rate
 
         opts = self.options
         soundfont = find_soundfont(opts.soundfont)
+        # description -> plan -> composition -> audio
         plan = self.plan(event)
         duration = event.duration if event.duration is not None else (3.0 if event.layout == "foreground"
                                                                        else 30.0)
         comp = compose(plan, duration, event.seed)
-        audio = render_composition(comp, plan, sample_rate, soundfont, opts.reverb)
+        rate = synth_rate(sample_rate)  # the core resamples a clip made at another rate
+        audio = render_composition(comp, plan, rate, soundfont, opts.reverb)
         info = {"backend": "composer", "plan": plan.to_dict(), "composition": comp.info,
                 "soundfont": soundfont.rsplit("/", 1)[-1]}
-        return Clip(audio, sample_rate, plan.detail(), info)
+        return Clip(audio, rate, plan.detail(), info)
 
 
 __all__ = ["ComposerBackend", "ComposerOptions"]
