@@ -4,6 +4,16 @@ sections, cadence and a final chord; stingers for short foreground cues), and th
 General MIDI SoundFont (TinySoundFont), panned, with a little reverb. Offline and fast (tens of times real
 time).
 
+The modules, in the order the music is made:
+
+* ``plan.py``: description -> :class:`MusicPlan` (``instruments.py``: the General MIDI vocabulary);
+* ``compose.py``: plan -> :class:`Composition`, in steps: ``form.py`` (beats fitted to the duration, bars and
+  sections), ``harmony.py`` (chords, scales, voicings), ``patterns/`` (what each part plays: one table per
+  role, filled by decorated functions), ``cues.py`` (pickup, stinger, final chord), ``writer.py`` (beats to
+  timed notes);
+* ``render.py``: composition -> audio through the SoundFont, at the synth's rate and the composition's
+  length (the core resamples and fits the clip to its slot).
+
 Setup: ``pip install --no-deps tinysoundfont`` and ``apt-get install fluid-soundfont-gm`` (or any GM
 ``.sf2``/``.sf3`` via ``--set composer.soundfont=PATH`` or ``$STORYAUDIO_SOUNDFONT``).
 """
