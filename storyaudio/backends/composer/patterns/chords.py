@@ -29,6 +29,11 @@ class ChordSpan(Span):
     voicing: list[int]
     centre: int
 
+    def strike(self, off: float, beats: float, vel: float, notes: list[int] | None = None, **kw) -> None:
+        """The chord (or ``notes`` of it) ``off`` beats into the span."""
+        for p in self.voicing if notes is None else notes:
+            self.add(off, beats, p, vel, **kw)
+
 
 Figure = Callable[[ChordSpan], None]
 
@@ -63,8 +68,7 @@ def accompaniment(name: str, voices: int = 4) -> Callable[[Figure], Figure]:
 @accompaniment("pad")
 def pad(c: ChordSpan) -> None:
     """The chord held for the whole span."""
-    for p in c.voicing:
-        c.add(0, c.beats, p, c.vel * 0.85, legato=1.0)
+    c.strike(0, c.beats, c.vel * 0.85, legato=1.0)
 
 
 @accompaniment("block")
@@ -74,8 +78,7 @@ def block(c: ChordSpan) -> None:
         pad(c)
         return
     for off in np.arange(0, c.beats, 1.0):
-        for p in c.voicing:
-            c.add(off, 1.0, p, c.vel * 0.75, legato=0.9)
+        c.strike(off, 1.0, c.vel * 0.75, legato=0.9)
 
 
 @accompaniment("ostinato")
@@ -155,8 +158,7 @@ def jazzcomp(c: ChordSpan) -> None:
     choices = [[(0, 1.5)], [(0, 0.5), (1.5, 1)], [(1.5, 0.5), (3, 1)], [(0.5, 1)], [(0, 1), (2.5, 1)]]
     for off, ln in choices[int(c.w.rng.integers(len(choices)))]:
         if off < c.beats:
-            for p in shell:
-                c.add(off, min(ln, c.beats - off), p, c.vel * 0.8, legato=0.85)
+            c.strike(off, min(ln, c.beats - off), c.vel * 0.8, shell, legato=0.85)
 
 
 @accompaniment("bossa")
@@ -168,8 +170,7 @@ def bossa(c: ChordSpan) -> None:
             c.add(off, 0.75, v[0] - 12 if off == 0 else v[0], c.vel * 0.8)
     for off in [0.5, 1, 2, 2.5, 3.5]:
         if off < c.beats:
-            for p in v[1:]:
-                c.add(off, 0.45, p, c.vel * 0.7, legato=0.8)
+            c.strike(off, 0.45, c.vel * 0.7, v[1:], legato=0.8)
 
 
 @accompaniment("skank")
@@ -184,10 +185,8 @@ def skank(c: ChordSpan) -> None:
 def shuffle(c: ChordSpan) -> None:
     """The chord on every beat with its upper voices again on the swung off-beat."""
     for off in np.arange(0, c.beats, 1.0):
-        for p in c.voicing:
-            c.add(off, 0.5, p, c.vel * (0.9 if off % 2 == 0 else 0.75))
-        for p in c.voicing[1:]:
-            c.add(off + 0.5, 0.4, p, c.vel * 0.6)
+        c.strike(off, 0.5, c.vel * (0.9 if off % 2 == 0 else 0.75))
+        c.strike(off + 0.5, 0.4, c.vel * 0.6, c.voicing[1:])
 
 
 @accompaniment("power", voices=3)
@@ -212,27 +211,24 @@ def alberti(c: ChordSpan) -> None:
 def waltz(c: ChordSpan) -> None:
     """Oom-pah-pah without the oom: the upper voices on beats 2 and 3 (held when the chord is short)."""
     for off in range(1, int(c.beats)):
-        for p in c.voicing[1:]:
-            c.add(off, 0.8, p, c.vel * 0.7, legato=0.7)
+        c.strike(off, 0.8, c.vel * 0.7, c.voicing[1:], legato=0.7)
     if c.beats < c.w.M:
-        for p in c.voicing[1:]:
-            c.add(0, c.beats, p, c.vel * 0.7, legato=0.7)
+        c.strike(0, c.beats, c.vel * 0.7, c.voicing[1:], legato=0.7)
 
 
 @accompaniment("oompah")
 def oompah(c: ChordSpan) -> None:
     """The pah of oom-pah: the chord on the off-beats of a march (every beat after the first in 3/4)."""
     for off in np.arange(1, c.beats, 2 if c.w.M == 4 else 1):
-        for p in c.voicing:
-            c.add(off, 0.6, p, c.vel * 0.8, legato=0.6)
+        c.strike(off, 0.6, c.vel * 0.8, legato=0.6)
 
 
 @accompaniment("pulse8")
 def pulse8(c: ChordSpan) -> None:
     """Pop piano eighths: the full chord on the beat, the upper voices between."""
     for k, off in enumerate(np.arange(0, c.beats, 0.5)):
-        for p in c.voicing[1:] if k % 2 else c.voicing:
-            c.add(off, 0.5, p, c.vel * (0.85 if k % 2 == 0 else 0.65), legato=0.8, jitter=0.003)
+        c.strike(off, 0.5, c.vel * (0.85 if k % 2 == 0 else 0.65), c.voicing[1:] if k % 2 else None, legato=0.8,
+                 jitter=0.003)
 
 
 __all__ = ["ChordSpan", "accompaniment", "accompany"]
