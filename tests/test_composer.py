@@ -16,7 +16,8 @@ from helpers import rms
 
 from storyaudio.backends.base import Event
 from storyaudio.backends.composer import ComposerBackend, ComposerOptions
-from storyaudio.backends.composer.compose import compose, parse_chord, voice_chord
+from storyaudio.backends.composer.compose import compose
+from storyaudio.backends.composer.harmony import parse_chord, voice_chord
 from storyaudio.backends.composer.plan import make_plan
 from storyaudio.errors import BackendUnavailableError
 
@@ -182,11 +183,14 @@ def test_stinger_is_a_pickup_into_a_final_chord():
 # ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("duration,rate", [(0.5, SR), (1.5, SR), (3.7, 44100), (9.25, SR), (23.41, 22050)])
-def test_requested_durations_are_met_exactly(backend, duration, rate):
+@pytest.mark.parametrize("duration,rate,made_at", [(0.5, SR, SR), (1.5, SR, SR), (3.7, 44100, 44100),
+                                                   (9.25, SR, SR), (23.41, 22050, 48000)])
+def test_the_piece_fills_the_requested_duration(backend, duration, rate, made_at):
+    """The composition is written to the requested length, at the rate the synth renders (the asked one, or
+    48 kHz where TinySoundFont is poor); the core resamples it (it owns the final rate and length)."""
     clip = backend.render(_music("uplifting corporate pop", duration, layout="foreground"), rate)
-    assert clip.sample_rate == rate
-    assert clip.audio.dtype == np.float32 and clip.audio.shape == (2, round(duration * rate))
+    assert clip.sample_rate == made_at
+    assert clip.audio.dtype == np.float32 and clip.audio.shape == (2, round(duration * made_at))
     assert np.isfinite(clip.audio).all()
     assert rms(clip.audio) > 0.01
     assert np.max(np.abs(clip.audio)) <= 1.0
@@ -195,7 +199,7 @@ def test_requested_durations_are_met_exactly(backend, duration, rate):
 def test_event_without_duration_gets_a_default_length(backend):
     sting = backend.render(Event(row=1, kind="music", content="news sting", layout="foreground"), SR)
     bed = backend.render(Event(row=1, kind="music", content="calm bed", layout="background"), 24000)
-    assert sting.audio.shape == (2, 3 * SR) and bed.audio.shape == (2, 30 * 24000)
+    assert sting.audio.shape == (2, 3 * SR) and bed.audio.shape == (2, 30 * 48000)
 
 
 @pytest.mark.parametrize("text,duration,layout", [
@@ -355,3 +359,102 @@ def test_a_named_genre_beats_the_news_setting(text, style):
     from storyaudio.backends.composer.plan import choose_style
 
     assert choose_style(text)[0].name == style
+
+
+# ---------------------------------------------------------------------------------------------------------
+# pattern tables
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scratch_tables(monkeypatch):
+    """The pattern tables as they are, restored after the test (a test registers patterns of its own)."""
+    from storyaudio.backends.composer.patterns import PATTERNS
+
+    for table, entries in PATTERNS.items():
+        monkeypatch.setitem(PATTERNS, table, dict(entries))
+    return PATTERNS
+
+
+def _with_pattern(plan, role: str, name: str):
+    """``plan`` with its first part of ``role`` playing pattern ``name``."""
+    import dataclasses
+
+    i = next(i for i, p in enumerate(plan.parts) if p.role == role)
+    parts = list(plan.parts)
+    parts[i] = dataclasses.replace(parts[i], pattern=name, enter=0.0)
+    return dataclasses.replace(plan, parts=parts), i
+
+
+def test_every_pattern_the_styles_name_is_in_the_tables():
+    from storyaudio.backends.composer.patterns import find_pattern
+    from storyaudio.backends.composer.plan import STYLES
+
+    for st in STYLES:
+        for part in st.parts:
+            assert find_pattern(part.role, part.pattern).name == part.pattern, (st.name, part)
+
+
+def test_a_decorated_accompaniment_is_played_by_the_composer(scratch_tables):
+    """A new accompaniment pattern is one decorated function, and a part naming it plays it."""
+    from storyaudio.backends.composer.patterns.chords import ChordSpan, accompaniment
+
+    roots: list[int] = []
+
+    @accompaniment("test-octave-stab")
+    def octave_stab(c: ChordSpan) -> None:
+        roots.append(c.chord.root)
+        c.add(0, 0.5, c.chord.root + 84, 100, jitter=0.0)
+
+    plan, i = _with_pattern(make_plan("gentle acoustic folk", 0), "chords", "test-octave-stab")
+    comp = compose(plan, 40.0, seed=2)
+    ch = comp.channels[i]
+    played = [n for n in comp.notes if n.channel == ch and n.start < comp.final_time - 1e-6]
+    # one note per chord it was handed, in order, and nothing else
+    assert len(roots) >= 8 and [n.pitch for n in played] == [r + 84 for r in roots]
+
+
+@pytest.mark.parametrize("role,module,decorator", [
+    ("bass", "bass", "bassline"), ("drums", "drums", "groove"), ("perc", "perc", "percussion"),
+])
+def test_each_role_takes_a_decorated_pattern(scratch_tables, role, module, decorator):
+    import importlib
+
+    mod = importlib.import_module(f"storyaudio.backends.composer.patterns.{module}")
+    deco = getattr(mod, decorator)
+    key = 81  # an unmistakable note (a triangle on channel 10, A5 elsewhere)
+
+    if role == "drums":
+        @deco("test-pattern")
+        def fig(c):
+            return [(0, key, 1.0)]
+    else:
+        @deco("test-pattern")
+        def fig(c):
+            c.add(0, 0.5, key, 90, jitter=0.0)
+
+    text = {"bass": "rock", "drums": "rock", "perc": "epic battle music with taiko drums"}[role]
+    plan, i = _with_pattern(make_plan(text, 0), role, "test-pattern")
+    comp = compose(plan, 30.0, seed=1)
+    ch = comp.channels[i]
+    body = [n.pitch for n in comp.notes if n.channel == ch and n.start < comp.final_time - 1e-6]
+    assert body and key in body
+    assert body.count(key) >= 4  # every bar the part plays
+
+
+def test_an_unknown_pattern_is_an_error_naming_the_known_ones():
+    from storyaudio.backends.composer.patterns import UnknownPatternError
+
+    plan, _ = _with_pattern(make_plan("jazz", 0), "bass", "polka-dots")
+    with pytest.raises(UnknownPatternError, match=r"unknown bass pattern 'polka-dots'; bass patterns: .*walking"):
+        compose(plan, 10.0)
+    plan, _ = _with_pattern(make_plan("jazz", 0), "chords", "nope")
+    with pytest.raises(UnknownPatternError, match=r"accompaniment patterns: .*arpeggio.*counter.*jazzcomp"):
+        compose(plan, 10.0)
+
+
+def test_a_pattern_name_is_registered_once(scratch_tables):
+    from storyaudio.backends.composer.patterns.chords import accompaniment
+
+    with pytest.raises(ValueError, match="'strum' is registered twice"):
+        accompaniment("strum")(lambda c: None)

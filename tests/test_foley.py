@@ -271,6 +271,31 @@ def test_two_threads_render_the_same_as_one(backend):
     assert all(np.array_equal(alone[i], out[i]) for i in range(len(texts)))
 
 
+def test_recipes_keep_their_natural_end(lib):
+    """A rendered recipe is the sound as it is: a bed's reverb rings on past its span and dies away, a
+    one-shot comes whole whatever the slot (the clip is fitted to its slot by storyaudio.audio.fit_length)."""
+    from storyaudio.backends.foley import dsp
+
+    n = 2 * SR
+    hall = lib.render_recipe(lib.RECIPES["rain"], SR, 2.0, lib.Params(room=0.8), dsp.rng_for("hall"), False)
+    assert hall.shape[1] > n + SR  # the hall rings on for over a second
+    q = [rms(x) for x in np.array_split(hall[:, n:], 4, axis=1)]
+    assert q[0] > q[1] > q[2] > q[3] and q[3] < 0.05 * rms(hall[:, :n])
+    assert np.max(np.abs(hall[:, -16:])) < 1e-3 * np.max(np.abs(hall))
+    dry = lib.render_recipe(lib.RECIPES["rain"], SR, 2.0, lib.Params(), dsp.rng_for("dry"), False)
+    assert dry.shape[1] == n  # nothing rings after a dry bed
+    boom = lib.render_recipe(lib.RECIPES["boom"], SR, 0.5, lib.Params(), dsp.rng_for("boom"), False)
+    assert boom.shape[1] > 2 * SR  # the whole boom, not the half second asked for
+
+
+def test_a_sound_longer_than_its_slot_is_faded_where_it_is_cut(backend):
+    clip = render(backend, "a deep cinematic boom", 0.5)
+    a = clip.audio
+    assert a.shape == (2, SR // 2)
+    before, last = rms(a[:, -400:-320]), rms(a[:, -80:])  # 5 ms before the 20 ms fade, and its last 5 ms
+    assert before > 0.05 * np.max(np.abs(a)) and last < 0.3 * before
+
+
 def test_oneshot_keeps_its_tail_and_then_silence(backend):
     clip = render(backend, "a door slams shut", 6.0)
     a = np.abs(clip.audio).max(axis=0)

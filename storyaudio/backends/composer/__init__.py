@@ -4,6 +4,16 @@ sections, cadence and a final chord; stingers for short foreground cues), and th
 General MIDI SoundFont (TinySoundFont), panned, with a little reverb. Offline and fast (tens of times real
 time).
 
+The modules, in the order the music is made:
+
+* ``plan.py``: description -> :class:`MusicPlan` (``instruments.py``: the General MIDI vocabulary);
+* ``compose.py``: plan -> :class:`Composition`, in steps: ``form.py`` (beats fitted to the duration, bars and
+  sections), ``harmony.py`` (chords, scales, voicings), ``patterns/`` (what each part plays: one table per
+  role, filled by decorated functions), ``cues.py`` (pickup, stinger, final chord), ``writer.py`` (beats to
+  timed notes);
+* ``render.py``: composition -> audio through the SoundFont, at the synth's rate and the composition's
+  length (the core resamples and fits the clip to its slot).
+
 Setup: ``pip install --no-deps tinysoundfont`` and ``apt-get install fluid-soundfont-gm`` (or any GM
 ``.sf2``/``.sf3`` via ``--set composer.soundfont=PATH`` or ``$STORYAUDIO_SOUNDFONT``).
 """
@@ -54,18 +64,20 @@ class ComposerBackend(Backend[ComposerOptions]):
 
     def render(self, event: Event, sample_rate: int) -> Clip:
         from .compose import compose
-        from .render import find_soundfont, render_composition
+        from .render import find_soundfont, render_composition, synth_rate
 
         opts = self.options
         soundfont = find_soundfont(opts.soundfont)
+        # description -> plan -> composition -> audio
         plan = self.plan(event)
         duration = event.duration if event.duration is not None else (3.0 if event.layout == "foreground"
                                                                        else 30.0)
         comp = compose(plan, duration, event.seed)
-        audio = render_composition(comp, plan, sample_rate, soundfont, opts.reverb)
+        rate = synth_rate(sample_rate)  # the core resamples a clip made at another rate
+        audio = render_composition(comp, plan, rate, soundfont, opts.reverb)
         info = {"backend": "composer", "plan": plan.to_dict(), "composition": comp.info,
                 "soundfont": soundfont.rsplit("/", 1)[-1]}
-        return Clip(audio, sample_rate, plan.detail(), info)
+        return Clip(audio, rate, plan.detail(), info)
 
 
 __all__ = ["ComposerBackend", "ComposerOptions"]

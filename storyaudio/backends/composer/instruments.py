@@ -33,6 +33,11 @@ KITS: dict[str, int] = {"standard": 0, "room": 8, "power": 16, "electronic": 24,
 KIT_NAMES: dict[int, str] = {0: "drums", 8: "room drums", 16: "power drums", 24: "electronic drums",
                              25: "808 drums", 32: "jazz drums", 40: "brushed drums", 48: "orchestral percussion"}
 
+#: General MIDI drum keys (channel 10) the patterns play.
+KICK, SIDESTICK, SNARE, CLAP = 36, 37, 38, 39
+CLOSED_HAT, PEDAL_HAT, OPEN_HAT, CRASH, RIDE = 42, 44, 46, 49, 51
+FLOOR_TOM, LOW_TOM, MID_TOM, HIGH_TOM = 41, 45, 47, 50
+
 #: Register centre (MIDI note) of a melody played by each program; others use 72.
 LEAD_CENTRE: dict[int, int] = {
     66: 62, 67: 52, 57: 57, 58: 45, 42: 57, 43: 45, 70: 52, 65: 67, 71: 67, 60: 62, 61: 67, 56: 70, 59: 70,

@@ -4,7 +4,7 @@ TinySoundFont renders sample-accurately: the event list is played by rendering e
 one event and the next. Each part sits on its own MIDI channel with its pan (CC10) and volume (CC7). A
 synthetic stereo room (exponentially decaying, low-passed noise with a few early reflections) adds reverb by
 FFT convolution. Rates TinySoundFont handles well are rendered natively; others are rendered at 48 kHz and
-resampled with a polyphase filter.
+the core resamples the clip (it owns every clip's final rate and length).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ...audio import resample
 from ...errors import BackendUnavailableError
 from .compose import Composition
 from .plan import MusicPlan
@@ -246,13 +245,18 @@ def _play(comp: Composition, plan: MusicPlan, synth, sfid: int, soundfont: str, 
     return buf
 
 
-def render_composition(comp: Composition, plan: MusicPlan, sample_rate: int, soundfont: str,
+def synth_rate(sample_rate: int) -> int:
+    """The rate to render at for a render at ``sample_rate``: the same when TinySoundFont handles it well,
+    else 48 kHz."""
+    return sample_rate if sample_rate in NATIVE_RATES else 48000
+
+
+def render_composition(comp: Composition, plan: MusicPlan, rate: int, soundfont: str,
                        reverb: float = 0.25, peak: float | None = 0.89) -> np.ndarray:
-    """Stereo float32 audio, exactly ``round(comp.duration * sample_rate)`` samples, scaled to ``peak``
-    (None: unscaled)."""
+    """Stereo float32 audio at ``rate``, ``round(comp.duration * rate)`` samples (the composition's own
+    length: the piece is written to end there), scaled to ``peak`` (None: unscaled)."""
     from scipy.signal import butter, sosfilt
 
-    rate = sample_rate if sample_rate in NATIVE_RATES else 48000
     with _synth(soundfont, rate) as (synth, sfid):
         buf = _play(comp, plan, synth, sfid, soundfont, rate)
     n_int = buf.shape[0] // 2
@@ -272,20 +276,17 @@ def render_composition(comp: Composition, plan: MusicPlan, sample_rate: int, sou
         sos = butter(2, 25.0, btype="highpass", fs=rate, output="sos")
         dry = sosfilt(sos.astype(np.float32), dry, axis=1).astype(np.float32, copy=False)
 
-    if rate != sample_rate:
-        dry = resample(dry, rate, sample_rate)
-    n = round(comp.duration * sample_rate)
-    if dry.shape[1] < n:
-        dry = np.pad(dry, ((0, 0), (0, n - dry.shape[1])))
-    dry = dry[:, :n]
-
-    # ending: the final chord rings, then a smooth fade to silence; a tiny fade-in avoids a click
+    # The ending is part of the music, not a fit to the slot: the piece is composed to end at its duration,
+    # its final chord rings through the tail and dies away (a cos² fade from 30 % into the tail to silence),
+    # so the last note and the reverb have decayed when the piece ends. A tiny fade-in keeps the first
+    # attack from clicking.
+    n = n_int
     out = np.ascontiguousarray(dry, dtype=np.float32)
-    i0 = min(n, max(0, math.floor((comp.final_time + 0.3 * comp.tail) * sample_rate)))
+    i0 = min(n, max(0, math.floor((comp.final_time + 0.3 * comp.tail) * rate)))
     if n - i0 > 0:
         fade = np.linspace(0.0, 1.0, n - i0, endpoint=False) + 1.0 / (n - i0)
         out[:, i0:] *= (np.cos(fade * np.pi / 2) ** 2).astype(np.float32)
-    k = min(n, int(0.004 * sample_rate))
+    k = min(n, int(0.004 * rate))
     if k:
         out[:, :k] *= np.linspace(0, 1, k, dtype=np.float32)
     top = float(np.max(np.abs(out))) if n else 0.0

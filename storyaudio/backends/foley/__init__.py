@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...audio import fit_length
 from ...errors import BackendUnavailableError
 from ..base import Backend, Clip, Event, Match
 
@@ -94,8 +95,11 @@ class FoleyBackend(Backend[FoleyOptions]):
         p = self.plan(event.content, background)
         seconds = float(event.duration) if event.duration else opts.default_seconds
         sr = int(sample_rate)
-        n = max(1, round(float(seconds * sr)))
-        mix = np.zeros((2, n), dtype=np.float32)
+        # Each layer keeps its natural end (a bed's reverb rings out, a one-shot lasts as long as it does) and
+        # the core's fit_length makes the clip the requested length: silence after a short sound, a fade
+        # where a long one is cut. (It is called here, not left to the pipeline, because the pipeline takes
+        # a foreground clip's length as its slot.)
+        mix = np.zeros((2, 0), dtype=np.float32)
         used: list[tuple[str, float]] = []
         k = 0
         for li, (entry, score) in enumerate(p.layers):
@@ -105,19 +109,19 @@ class FoleyBackend(Backend[FoleyOptions]):
                 params = recipes.with_offsets(p.params, layer)
                 rng = dsp.rng_for("foley", self.version, event.content, event.seed, k, layer.recipe)
                 x = recipes.render_recipe(r, sr, seconds, params, rng, background)
-                mix += (x * (layer.gain * layer_gain)).astype(np.float32)
+                if x.shape[1] > mix.shape[1]:
+                    mix = np.pad(mix, ((0, 0), (0, x.shape[1] - mix.shape[1])))
+                mix[:, : x.shape[1]] += (x * (layer.gain * layer_gain)).astype(np.float32)
                 used.append((layer.recipe, score))
                 k += 1
+        mix = fit_length(mix, max(1, round(seconds * sr)), sr)
         mix -= mix.mean(axis=1, keepdims=True)
-        tail = min(int(0.02 * sr), n // 4)  # a reverb tail cut by the clip's end ends in a fade, not a click
-        if tail > 1:
-            mix[:, n - tail:] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)
         peak = float(np.max(np.abs(mix)))
         if peak > 0.98:
             mix *= 0.98 / peak
         if not np.any(np.abs(mix) > 1e-6):  # never silent
             rng = dsp.rng_for("foley-floor", event.content, event.seed)
-            floor = dsp.rumble(rng, n, sr, 400.0, 2)
+            floor = dsp.rumble(rng, mix.shape[1], sr, 400.0, 2)
             mix += (0.01 * floor / (dsp.rms(floor) + 1e-12)).astype(np.float32)
             mix -= mix.mean(axis=1, keepdims=True)
         # the level the modifiers ask for, relative to a medium-intensity sound at the microphone (light/heavy

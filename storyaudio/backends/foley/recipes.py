@@ -6,9 +6,13 @@ Kinds:
 * ``bed``: an ambience or a continuous sound that fills any duration (rain, traffic, typing). Built from
   random processes (Poisson grains, wandering control signals), so minutes of it never loop.
 * ``oneshot``: one natural event with its own attack and decay (a thunder clap, a door slam). The recipe
-  renders the event; :func:`render_recipe` places it and pads the requested duration with its tail and
-  silence. In a long background span a one-shot recurs at random intervals (distant thunder, a dog now
+  renders the event at its natural length (the requested duration is a hint); :func:`render_recipe` gives it
+  its room. In a long background span a one-shot recurs at random intervals (distant thunder, a dog now
   and then).
+
+A rendered sound keeps its natural end: a bed's reverb rings out past the requested duration, a one-shot
+lasts as long as it does. Fitting a clip to its slot is the core's job (``storyaudio.audio.fit_length``:
+silence after a short clip, a fade where a long one is cut).
 
 Parameters (:class:`Params`), moved by words in the row (see ``match.py``): ``intensity`` 0 (light, gentle)
 to 1 (heavy, violent); ``distance`` 0 (close) to 1 (far: low-passed and quieter); ``size`` 0 (tiny: higher,
@@ -1518,21 +1522,24 @@ def level_gain(intensity: float) -> float:
 
 def render_event(r: Recipe, sr: int, seconds: float, p: Params, rng: np.random.Generator,
                  background: bool = False,
-                 post: Callable[[np.ndarray, int], np.ndarray] | None = None) -> np.ndarray:
-    """One recipe's sound, calibrated in level: stereo float32 of exactly ``round(seconds*sr)`` samples.
-    Beds fill it; one-shots sit at the start (or recur, in a long background span) and the rest is their
-    tail and silence. ``post(event, samples_left)`` (room and distance) is applied to each one-shot event
-    before it is placed, so sparse events are not processed as minutes of silence."""
+                 post: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """One recipe's sound, calibrated in level, stereo float32. A bed fills exactly ``round(seconds*sr)``
+    samples. A one-shot is its event after a 10 ms lead, at the event's natural length (``seconds`` is a
+    hint), or, in a long background span, events recurring at random through ``seconds``; ``post(event)``
+    (room and distance) is applied to each event before it is placed, so sparse events are not processed as
+    minutes of silence."""
     n = max(1, round(float(seconds * sr)))
     if r.kind == "bed":
-        x = _st(np.asarray(r.fn(Ctx(sr, n, rng, p, background)), dtype=np.float32))[:, :n]
-        if x.shape[1] < n:
-            x = np.pad(x, ((0, 0), (0, n - x.shape[1])))
+        x = _st(np.asarray(r.fn(Ctx(sr, n, rng, p, background)), dtype=np.float32))
+        if x.shape[1] != n:
+            raise ValueError(f"the bed recipe {r.name!r} returned {x.shape[1]} samples for {n}: a bed fills "
+                             "exactly Ctx.n")
         x = x - x.mean(axis=1, keepdims=True)
         # RMS sets the level of dense beds; sparse ones (steps, ticks) are held to a peak instead
         r_, pk = dsp.rms(x), float(np.max(np.abs(x)))
         if r_ > 1e-12:
             x = x * min(0.1 / r_, 0.7 / pk) * level_gain(p.intensity)
+        # a bed swells in and dies away over its span: its own start and end, whatever the slot
         return dsp.fade(x, sr, min(0.03, seconds / 8), min(0.05, seconds / 8))
 
     def one(sub: np.random.Generator, hint: float) -> np.ndarray:
@@ -1540,24 +1547,22 @@ def render_event(r: Recipe, sr: int, seconds: float, p: Params, rng: np.random.G
         e = highpass(e, sr, 20.0, 1) if e.shape[1] > 16 else e  # no DC in the event, so none in its silence
         return dsp.normalise_peak(e, 0.5 * level_gain(p.intensity))
 
-    out = np.zeros((2, n), dtype=np.float32)
     first = one(rng, seconds)
     natural = first.shape[1] / sr
+    events: list[tuple[int, np.ndarray]] = []  # (sample, sound)
     if background and seconds > 2.5 * natural and seconds > 6.0:
         t = rng.uniform(0.2, min(6.0, seconds / 4))
         k = 0
         while t < seconds:
             ev = first if k == 0 else one(np.random.default_rng(rng.integers(2 ** 63)), min(natural, 4.0))
-            at = int(t * sr)
-            place(out, (post(ev, n - at) if post else ev) * rng.uniform(0.5, 1.0), at)
+            events.append((int(t * sr), (post(ev) if post else ev) * rng.uniform(0.5, 1.0)))
             t += ev.shape[1] / sr + rng.exponential(max(4.0, 2.5 * natural)) / (0.5 + p.intensity) / p.speed
             k += 1
     else:
-        at = secs(sr, 0.01)
-        place(out, post(first, n - at) if post else first, at)
-    end = min(n, secs(sr, 0.01) + first.shape[1])
-    if end >= n > 8:  # the event is longer than the request: let it fade out instead of cutting it
-        out = dsp.fade(out, sr, 0.0, min(0.25, seconds / 4))
+        events.append((secs(sr, 0.01), post(first) if post else first))
+    out = np.zeros((2, max(at + e.shape[1] for at, e in events)), dtype=np.float32)
+    for at, e in events:
+        place(out, e, at)
     return out
 
 
@@ -1569,38 +1574,57 @@ OVERLAP = 2.0
 
 def render_recipe(r: Recipe, sr: int, seconds: float, p: Params, rng: np.random.Generator,
                   background: bool = False) -> np.ndarray:
-    """A recipe with its room and distance applied: stereo float32 of ``round(seconds*sr)`` samples."""
+    """A recipe with its room and distance applied, stereo float32: a bed of ``round(seconds*sr)`` samples
+    and then its reverb ringing out, or a one-shot at its natural length with its reverb (see
+    :func:`render_event`)."""
     p = p.clamp()
     n = max(1, round(float(seconds * sr)))
     if r.kind != "bed" or seconds <= CHUNK + 15.0:
         return _render_piece(r, sr, n, p, rng, background)
     step, ov = secs(sr, CHUNK), secs(sr, OVERLAP)
     count = -(-(n - ov) // step)
-    out = np.zeros((2, n), dtype=np.float32)
+    out = np.zeros((2, n + _room(r, p, sr).ring), dtype=np.float32)
     ramp = np.sin(np.linspace(0.0, np.pi / 2, ov, dtype=np.float32))
     for i in range(count):
+        last = i == count - 1
         start = i * step
-        end = n if i == count - 1 else start + step + ov
-        piece = _render_piece(r, sr, end - start, p, np.random.default_rng(rng.integers(2 ** 63)), background)
+        end = n if last else start + step + ov
+        piece = _render_piece(r, sr, end - start, p, np.random.default_rng(rng.integers(2 ** 63)), background,
+                              ring_out=last)  # the joins are crossfaded: only the end rings out
         if i > 0:
             piece[:, :ov] *= ramp
-        if i < count - 1:
+        if not last:
             piece[:, -ov:] *= ramp[::-1]
-        out[:, start:end] += piece
+        out[:, start:start + piece.shape[1]] += piece
     return out
 
 
-def _render_piece(r: Recipe, sr: int, n: int, p: Params, rng: np.random.Generator, background: bool) -> np.ndarray:
+@dataclass(frozen=True)
+class _Room:
+    """The space a recipe sounds in: reverb send ``wet`` with decay ``t60`` (seconds), and ``ring``, the
+    samples its reverb rings on after the sound (none when dry)."""
+
+    wet: float
+    t60: float
+    ring: int
+
+
+def _room(r: Recipe, p: Params, sr: int) -> _Room:
     wet = float(np.clip(r.room + p.room + 0.35 * p.distance, 0, 0.9))
     t60 = 0.4 + 2.2 * max(p.room, r.room, 0.3 * p.distance) + 0.5 * p.size
+    return _Room(wet, t60, secs(sr, t60 + 0.1) if wet > 0.02 else 0)
+
+
+def _render_piece(r: Recipe, sr: int, n: int, p: Params, rng: np.random.Generator, background: bool,
+                  ring_out: bool = True) -> np.ndarray:
+    room = _room(r, p, sr)
     ir_seed = int(rng.integers(2 ** 63))  # one room for every event of the layer
 
-    def space(x: np.ndarray, samples_left: int | None = None) -> np.ndarray:
-        if samples_left is not None:  # a one-shot: give its reverb room to ring out
-            tail = max(0, min(secs(sr, t60 + 0.1), samples_left - x.shape[1]))
-            x = np.pad(x, ((0, 0), (0, tail)))
-        if wet > 0.02:
-            x = dsp.reverb(x, sr, np.random.default_rng(ir_seed), t60=t60, wet=wet)
+    def space(x: np.ndarray) -> np.ndarray:
+        if ring_out and room.ring:  # the reverb rings out after the sound
+            x = np.pad(x, ((0, 0), (0, room.ring)))
+        if room.wet > 0.02:
+            x = dsp.reverb(x, sr, np.random.default_rng(ir_seed), t60=room.t60, wet=room.wet)
         return np.asarray(dsp.distance_filter(x, sr, p.distance), dtype=np.float32)
 
     if r.kind == "bed":
