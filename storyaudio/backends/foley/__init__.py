@@ -95,10 +95,10 @@ class FoleyBackend(Backend[FoleyOptions]):
         p = self.plan(event.content, background)
         seconds = float(event.duration) if event.duration else opts.default_seconds
         sr = int(sample_rate)
-        # Each layer keeps its natural end (a bed's reverb rings out, a one-shot lasts as long as it does) and
-        # the core's fit_length makes the clip the requested length: silence after a short sound, a fade
-        # where a long one is cut. (It is called here, not left to the pipeline, because the pipeline takes
-        # a foreground clip's length as its slot.)
+        # Each layer keeps its natural end (a bed's reverb rings out, a one-shot lasts as long as it does); the
+        # core's fit_length makes the sum the requested length here (silence after a short sound, a fade where a
+        # long one is cut), so that the DC removal and the peak guard below see exactly what will be heard. The
+        # pipeline's own fit is then a no-op.
         mix = np.zeros((2, 0), dtype=np.float32)
         used: list[tuple[str, float]] = []
         k = 0
