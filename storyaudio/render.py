@@ -33,8 +33,8 @@ from .fingerprint import code_fingerprint
 from .casting import Character, cast_characters
 from .errors import BackendUnavailableError, OptionError, Problem, RenderError, StoryAudioError
 from .mix.loudness import normalize_gain
-from .mix.master import MasterReport, get_preset, master
-from .mix.mixer import Source, Track, ducking_envelope, mix
+from .mix.master import MasterReport, get_preset, master_file
+from .mix.mixer import Source, Track, ducking_envelope, mix_to_file
 from .plan import Event, Timeline, place, plan
 from .script import Script, read_script
 
@@ -118,9 +118,10 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         n_samples = int(round(timeline.duration * sr)) + int(0.25 * sr)  # a short tail of room after the end
         mixed = _mix(timeline, staging, n_samples, config)
 
-        # 10. Master to the preset: integrated loudness and a true-peak limiter.
-        mastered, report = master(mixed, sr, preset)
-        del mixed
+        # 10. Master to the preset (integrated loudness, true-peak limiter), streamed from the mix file into
+        # mix.wav, which is read back and measured; a float copy is mapped for the MP3 and the picture.
+        report = master_file(mixed, staging / "mix.wav", sr, preset, float_copy=staging / ".mastered.npy")
+        mastered = np.load(staging / ".mastered.npy", mmap_mode="r").T
 
         # 11. Deliver the files.
         files = _deliver(staging, script, timeline, mastered, report, config)
@@ -353,7 +354,7 @@ def _write_clip(ev: Event, clip: Clip, clip_dir: Path, sr: int) -> None:
     ev.info.setdefault("gain_db", round(20 * np.log10(max(gain, 1e-12)), 2))
 
 
-def _mix(timeline: Timeline, staging: Path, n_samples: int, config: RenderConfig) -> np.ndarray:
+def _mix(timeline: Timeline, staging: Path, n_samples: int, config: RenderConfig) -> Path:
     sr = timeline.sample_rate
     tracks: dict[str, Track] = {}
     for ev in timeline.events:
@@ -374,7 +375,8 @@ def _mix(timeline: Timeline, staging: Path, n_samples: int, config: RenderConfig
         writers = {name: sf.SoundFile(str(staging / "stems" / f"{name}.wav"), "w", samplerate=sr, channels=2,
                                       subtype="FLOAT") for name in tracks}
     try:
-        return mix(list(tracks.values()), n_samples, duck, writers if config.stems else None)
+        return mix_to_file(list(tracks.values()), n_samples, staging / ".mix.npy", sr, duck,
+                           writers if config.stems else None)
     finally:
         for w in writers.values():
             w.close()
@@ -386,7 +388,7 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, audio: np.ndarra
     files: dict[str, Path] = {"clips": staging / "clips"}
     if config.stems:
         files["stems"] = staging / "stems"
-    files["mix.wav"] = deliver.write_wav(staging / "mix.wav", audio, sr)
+    files["mix.wav"] = staging / "mix.wav"  # written by master_file (step 10), read back and measured there
     if config.mp3:
         files["mix.mp3"] = deliver.write_mp3(staging / "mix.mp3", audio, sr, script.title)
     files["script.json"] = deliver.write_json(staging / "script.json", script.to_dict())
