@@ -64,28 +64,47 @@ def get_preset(name: str) -> Preset:
 _STEP_HOPS = 2048  # control hops (1 ms each) computed per step: about 2 s of audio
 
 
-def _release(g: np.ndarray, coef: float, prev: float = 1.0) -> np.ndarray:
+def _release(g: np.ndarray, coef: float, prev: float = 1.0, sources: bool = False):
     """g[i] = min(g[i], 1 - (1 - g[i-1]) * coef), starting from g[-1] = ``prev``: instant attack,
     exponential recovery towards 1.
 
     In terms of the reduction r = 1 - g this is r[i] = max(r_in[i], coef * r[i-1]), a decaying peak hold, so
-    r[i] = max over k <= i of r_in[k] * coef**(i - k): a running maximum in the log domain, with no loop."""
+    r[i] = max over k <= i of r_in[k] * coef**(i - k): a running maximum in the log domain, with no loop.
+    ``sources=True`` also returns, for each i, the k that maximum came from (0 is ``prev``, k is g[k - 1])."""
     g = np.asarray(g, dtype=np.float64)
     reduction = np.empty(g.size + 1)
     reduction[0], reduction[1:] = 1.0 - prev, 1.0 - g
     if not (reduction > 0).any():
-        return g.copy()
+        return (g.copy(), np.arange(1, g.size + 1)) if sources else g.copy()
     log_coef = math.log(coef)
     k = np.arange(reduction.size) * log_coef
     with np.errstate(divide="ignore"):
-        held = np.maximum.accumulate(np.log(np.maximum(reduction, 0.0)) - k) + k
-    return 1.0 - np.exp(held[1:])
+        logged = np.log(np.maximum(reduction, 0.0)) - k
+    running = np.maximum.accumulate(logged)
+    out = 1.0 - np.exp(running[1:] + k[1:])
+    if not sources:
+        return out
+    index = np.where(logged >= running, np.arange(reduction.size), 0)  # where a new maximum starts
+    return out, np.maximum.accumulate(index)[1:]
+
+
+@dataclass
+class _Pass:
+    limited: bool = False  # the limiter reduced gain somewhere
+    energy: float = 0.0  # sum over the output of power x curve^2 (the output's energy over gain^2)
+    growth: float = 0.0  # the same with curve * (curve + d curve / d ln gain): how the energy grows with gain
+
+    @property
+    def slope(self) -> float:
+        """dB of output level per dB of gain, from the limiter's own derivative: 1 where it is idle, 0 where it
+        holds every peak at the limit (a Newton step for the loudness search)."""
+        return self.growth / self.energy if self.energy > 0 else 1.0
 
 
 def _render(src: AudioBlocks, sample_rate: int, gain: float, limit: float | None, write: Callable[[np.ndarray], None],
-            post: float = 1.0, lookahead: float = 0.005, release: float = 0.08) -> bool:
+            post: float = 1.0, lookahead: float = 0.005, release: float = 0.08) -> _Pass:
     """One pass: ``src * gain``, limited so its true peak stays at ``limit`` (linear; None: no limiter),
-    times ``post``, handed to ``write`` block by block in order. Returns whether the limiter reduced gain.
+    times ``post``, handed to ``write`` block by block in order. Returns what the limiter did.
 
     The limiter works at a 1 ms control rate. Per hop it takes the true peak (the same 8x meter that measures
     the result, computed only where it can reach the limit), asks for ``limit / peak`` there, holds the lowest
@@ -93,44 +112,64 @@ def _render(src: AudioBlocks, sample_rate: int, gain: float, limit: float | None
     exponentially (``release``), smooths over 5 hops and interpolates per sample. Every gain around a peak is
     at or below what that peak asked for. The pass walks the piece in steps of ``_STEP_HOPS`` hops, re-reading
     the few hops of look-ahead and filter context at each step's edges and carrying the release state over.
+    Alongside, the gain curve's derivative with respect to ln(gain) follows the same selections (the minimum
+    held, the peak released), so the pass also knows how much louder more gain would make it.
     """
     n = src.frames
+    stats = _Pass()
     if limit is None:
         scale = np.float32(gain * post)
         for block in src.blocks():
             write(block * scale)
-        return False
+        return stats
+    window = np.lib.stride_tricks.sliding_window_view
     hop = max(1, sample_rate // 1000)
     hold = max(1, int(round(lookahead * 1000)))  # hops
     smooth = max(0, min(2, hold - 2))  # moving-average radius; hold >= smooth + 2 keeps every gain near a peak low
     coef = math.exp(-1.0 / max(1.0, release * 1000))
     steps = min(_STEP_HOPS, -(-n // hop) + hold + smooth + 2)
     history = np.ones(2 * smooth + 2)  # released gain of the hops just before the frontier
+    d_history = np.zeros(2 * smooth + 2)  # and its derivative
     frontier = -hold  # first hop whose gain is not yet computed; before it, silence: gain 1
-    done, limited = 0, False
+    done = 0
     while done < n:
         first = (frontier - hold) * hop - _HALF + 1  # samples read: the hops' peaks need the filter's context
         ext = src.read(first, (frontier + steps + hold) * hop + _HALF)
         peaks = _sample_peaks(ext, limit / gain).reshape(steps + 2 * hold, hop).max(axis=1) * gain
         need = np.minimum(1.0, limit / np.maximum(peaks, 1e-12))
-        held = np.lib.stride_tricks.sliding_window_view(need, 2 * hold + 1).min(axis=1)  # hops [F, F + steps)
-        released = np.concatenate([history, _release(held, coef, history[-1])])  # from hop F - 2 - 2 * smooth
-        g = np.lib.stride_tricks.sliding_window_view(released, 2 * smooth + 1).mean(axis=1)
+        d_need = np.where(need < 1.0, -need, 0.0)
+        lowest = window(need, 2 * hold + 1).argmin(axis=1) + np.arange(steps)
+        held, d_held = need[lowest], d_need[lowest]  # hops [F, F + steps)
+        released, source = _release(held, coef, history[-1], sources=True)
+        reduction_in = 1.0 - np.concatenate([[history[-1]], held])
+        d_in = np.concatenate([[d_history[-1]], d_held])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d_released = np.where(reduction_in[source] > 0, d_in[source] * (1.0 - released) / reduction_in[source], 0.0)
+        released = np.concatenate([history, released])  # from hop F - 2 - 2 * smooth
+        d_released = np.concatenate([d_history, d_released])
+        g = window(released, 2 * smooth + 1).mean(axis=1)
         j0, j1 = frontier - 1 - smooth, frontier + steps - 1 - smooth  # hops output now; g covers [j0 - 1, j1]
         a, b = max(j0 * hop, 0), min(j1 * hop, n)
         if b > a:
             x = ext[:, a - first : b - first]
+            power = np.square(x, dtype=np.float64).sum(axis=0)
             if g.min() < 1.0:
-                limited = True
+                stats.limited = True
                 centres = (np.arange(j0 - 1, j1 + 1) + 0.5) * hop
-                curve = np.interp(np.arange(a, b, dtype=np.float64), centres, g) * (gain * post)
-                write((x * curve).astype(np.float32))
+                at = np.arange(a, b, dtype=np.float64)
+                curve = np.interp(at, centres, g)
+                d_curve = np.interp(at, centres, window(d_released, 2 * smooth + 1).mean(axis=1))
+                stats.energy += float(power @ np.square(curve))
+                stats.growth += float(power @ (curve * (curve + d_curve)))
+                write((x * (curve * (gain * post))).astype(np.float32))
             else:
+                stats.energy += float(power.sum())
+                stats.growth += float(power.sum())
                 write(x * np.float32(gain * post))
             done = b
-        history = released[-(2 * smooth + 2) :]
+        history, d_history = released[-(2 * smooth + 2) :], d_released[-(2 * smooth + 2) :]
         frontier += steps
-    return limited
+    return stats
 
 
 def limit_true_peak(audio: np.ndarray, sample_rate: int, ceiling_dbtp: float,
@@ -147,7 +186,7 @@ def limit_true_peak(audio: np.ndarray, sample_rate: int, ceiling_dbtp: float,
     with open_audio(audio) as src:
         for attempt in range(5):
             output.open()
-            if not _render(src, sample_rate, 1.0, aim, output.write, post, lookahead, release):
+            if not _render(src, sample_rate, 1.0, aim, output.write, post, lookahead, release).limited:
                 return audio
             measured = true_peak(output.audio)
             if measured <= ceiling:
@@ -212,12 +251,12 @@ def _master(src: AudioBlocks, sample_rate: int, preset: Preset, output: "_Output
     tried: list[tuple[float, float]] = []  # (gain_db, the loudness it gave)
     out = None
     for attempt in range(10):
-        lufs = _render_into(output, src, sample_rate, gain_db, aim, post)
+        lufs, slope = _render_into(output, src, sample_rate, gain_db, aim, post)
         out = None
         off = target - lufs if target is not None and math.isfinite(lufs) else 0.0
         tried.append((gain_db, lufs))
         if abs(off) >= 0.05 and len(tried) < 6:
-            gain_db = _next_gain(tried, target)
+            gain_db = _next_gain(tried, target, slope)
             continue
         out = output.measure()
         if out.true_peak <= ceiling:
@@ -233,28 +272,27 @@ def _master(src: AudioBlocks, sample_rate: int, preset: Preset, output: "_Output
     return _report(preset, out, gain_db + 20 * math.log10(post)), True
 
 
-def _next_gain(tried: list[tuple[float, float]], target: float) -> float:
-    """The next gain to try, from the (gain, loudness) pairs rendered so far. Limiting makes loudness grow
-    slower than gain, and gating can even make it fall a little as gain rises (a loud burst the limiter holds
-    down stops dominating the relative gate), so: inside the narrowest pair of neighbouring gains whose
-    loudness lies on either side of the target, interpolate; without one, a secant step on the last two (slope
-    clamped to [0.25, 1], at most 20 dB)."""
-    gain, lufs = tried[-1]
+def _next_gain(tried: list[tuple[float, float]], target: float, slope: float) -> float:
+    """The next gain to try, from the (gain, loudness) pairs rendered so far and the last pass's estimate of
+    loudness per dB of gain (the share of its energy the limiter left alone). Limiting makes loudness grow
+    slower than gain, and gating can even make it fall as gain rises (a loud burst the limiter holds down
+    stops dominating the relative gate), so: inside the narrowest pair of neighbouring gains whose loudness
+    lies on either side of the target, interpolate; without one, a Newton step on that slope (clamped to
+    [0.1, 1], at most 20 dB)."""
     ordered = sorted(tried)
     brackets = [(a, b) for a, b in zip(ordered, ordered[1:]) if (a[1] - target) * (b[1] - target) < 0]
     if brackets:
         (g0, f0), (g1, f1) = min(brackets, key=lambda ab: ab[1][0] - ab[0][0])  # the narrowest
         return g0 + (target - f0) * (g1 - g0) / (f1 - f0)
-    slope = 1.0
-    if len(tried) >= 2 and tried[-1][0] != tried[-2][0]:
-        slope = (tried[-1][1] - tried[-2][1]) / (tried[-1][0] - tried[-2][0])
-    step = (target - lufs) / min(1.0, max(0.25, slope))
+    gain, lufs = tried[-1]
+    step = (target - lufs) / min(1.0, max(0.1, slope))
     return gain + max(-20.0, min(20.0, step))
 
 
 def _render_into(output: "_Output", src: AudioBlocks, sample_rate: int, gain_db: float, limit: float | None,
-                 post: float) -> float:
-    """One pass of :func:`_render` into ``output``; returns the integrated loudness of what was rendered."""
+                 post: float) -> tuple[float, float]:
+    """One pass of :func:`_render` into ``output``; returns the integrated loudness of what was rendered and
+    the pass's own estimate of how it would change with gain (:attr:`_Pass.slope`)."""
     meter = LoudnessMeter(src.channels, sample_rate, src.frames, lra=False)
 
     def write(block: np.ndarray) -> None:
@@ -263,12 +301,12 @@ def _render_into(output: "_Output", src: AudioBlocks, sample_rate: int, gain_db:
 
     output.open()
     try:
-        _render(src, sample_rate, 10 ** (gain_db / 20), limit, write, post)
+        stats = _render(src, sample_rate, 10 ** (gain_db / 20), limit, write, post)
     except BaseException:
         output.abort()
         raise
     output.close()
-    return meter.result()[0]
+    return meter.result()[0], stats.slope
 
 
 def _report(preset: Preset, result: Measurement, gain_db: float) -> MasterReport:
