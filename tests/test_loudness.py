@@ -333,6 +333,18 @@ def test_master_file_replaces_its_output_only_when_done(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.npy", "mix.wav"]  # no part files left
 
 
+def test_24_bit_writer_rounds_to_the_nearest_step_and_clips(tmp_path):
+    """The writer quantises itself (libsndfile scales floats by 2**23 - 1 on the way in and 2**-23 on the way
+    out), so what is read back is exactly the nearest 24-bit step, and full scale is held, never wrapped."""
+    from storyaudio.mix.blockio import AudioWriter
+
+    x = np.array([[1.5, -1.5, 0.5, 1e-9, 0.75 * 2.0**-23, -0.49 * 2.0**-23]], np.float32)
+    with AudioWriter(tmp_path / "q.wav", 1, x.shape[1], 48000, "PCM_24") as w:
+        w.write(x)
+    back = sf.read(tmp_path / "q.wav", dtype="float64")[0]
+    assert list(back) == [1 - 2.0**-23, -1.0, 0.5, 0.0, 2.0**-23, 0.0]
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".wav"])
 def test_mix_to_file_equals_the_array_mix(tmp_path, suffix):
     sr = 48000

@@ -136,6 +136,7 @@ class AudioWriter:
                  subtype: str = "FLOAT"):
         self.path, self.channels, self.frames, self.written = Path(path), channels, frames, 0
         self._npy = self.path.suffix.lower() == ".npy"
+        self._pcm24 = not self._npy and subtype == "PCM_24"
         if self._npy:
             self._fh = open(self.path, "wb")
             header = {"descr": "<f4", "fortran_order": False, "shape": (frames, channels)}
@@ -146,12 +147,17 @@ class AudioWriter:
             self._fh = sf.SoundFile(str(self.path), "w", samplerate=sample_rate, channels=channels, subtype=subtype)
 
     def write(self, block: np.ndarray) -> None:
-        """Append ``block`` ``(channels, m)``."""
-        frames = np.ascontiguousarray(np.asarray(block, dtype=np.float32).T)
+        """Append ``block`` ``(channels, m)``. To 24-bit PCM, samples are rounded to the nearest step of
+        2**-23 and clipped here (libsndfile would scale floats by 2**23 - 1), so reading the file back gives
+        exactly ``clip(round(x * 2**23), -2**23, 2**23 - 1) / 2**23``; integers also convert faster."""
+        frames = np.asarray(block, dtype=np.float32).T
         if self._npy:
-            frames.tofile(self._fh)
+            np.ascontiguousarray(frames).tofile(self._fh)
+        elif self._pcm24:
+            steps = np.clip(np.rint(frames * np.float32(1 << 23)), -(1 << 23), (1 << 23) - 1).astype(np.int32)
+            self._fh.write(np.ascontiguousarray(steps << 8))  # int32 in: libsndfile keeps the top 24 bits
         else:
-            self._fh.write(frames)
+            self._fh.write(np.ascontiguousarray(frames))
         self.written += frames.shape[0]
 
     def close(self) -> None:

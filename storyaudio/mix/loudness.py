@@ -17,6 +17,7 @@ gating needs are kept (one number per 100 ms block and per 90 ms LRA block: abou
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -101,8 +102,12 @@ class LoudnessMeter:
         x = block.astype(np.float64)
         x += _DENORMAL_GUARD
         x, self._state = sosfilt(self._sos, x, axis=-1, zi=self._state)
-        run = np.cumsum(np.square(x, out=x), axis=1)
-        self._at_edge[:, k0:k1] = self._total[:, None] + run[:, self._edges[k0:k1] - s - 1]
+        np.square(x, out=x)
+        # energy between consecutive edges inside the block, then running totals at the edges
+        cuts = np.concatenate([[0], self._edges[k0:k1] - s])
+        parts = np.add.reduceat(x, cuts, axis=1) if cuts[-1] < m else np.add.reduceat(x, cuts[:-1], axis=1)
+        run = np.cumsum(parts, axis=1)
+        self._at_edge[:, k0:k1] = self._total[:, None] + run[:, : k1 - k0]
         self._total += run[:, -1]
         if k1 == self._edges.size:
             self._done = True  # every edge is known: the rest cannot change a figure
@@ -337,20 +342,18 @@ def oversampled_peaks(audio: np.ndarray, threshold: float | None = None) -> np.n
     return out
 
 
+@dataclass(frozen=True)
 class Measurement:
-    """Integrated loudness, loudness range, true peak and sample peak of one piece, in one pass."""
+    """Integrated loudness, loudness range, true peak and sample peak (both linear) of one piece."""
 
-    def __init__(self, integrated_lufs: float, loudness_range_lu: float, true_peak: float, sample_peak: float):
-        self.integrated_lufs, self.loudness_range_lu = integrated_lufs, loudness_range_lu
-        self.true_peak, self.sample_peak = true_peak, sample_peak
+    integrated_lufs: float
+    loudness_range_lu: float
+    true_peak: float
+    sample_peak: float
 
     @property
     def true_peak_dbtp(self) -> float:
         return 20 * math.log10(self.true_peak) if self.true_peak > 0 else -math.inf
-
-    def __repr__(self) -> str:
-        return (f"Measurement({self.integrated_lufs:.2f} LUFS, LRA {self.loudness_range_lu:.2f} LU, "
-                f"{self.true_peak_dbtp:.2f} dBTP)")
 
 
 def measure(audio: AudioInput | AudioBlocks, sample_rate: int, peaks: bool = True) -> Measurement:

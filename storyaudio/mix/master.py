@@ -88,6 +88,16 @@ def _release(g: np.ndarray, coef: float, prev: float = 1.0, sources: bool = Fals
     return out, np.maximum.accumulate(index)[1:]
 
 
+def _hop_curve(g: np.ndarray, hop: int, scale: float) -> np.ndarray:
+    """Per-sample gain, float32, for the hops whose centre values are ``g[1:-1]`` (``g[0]`` and ``g[-1]`` are
+    the centres just before and after): linear between hop centres, times ``scale``."""
+    offset = ((np.arange(hop) + 0.5) / hop - 0.5).astype(np.float32)  # from each hop's centre, in hops
+    centre = (g[1:-1] * scale).astype(np.float32)[:, None]
+    before = ((g[1:-1] - g[:-2]) * scale).astype(np.float32)[:, None]
+    after = ((g[2:] - g[1:-1]) * scale).astype(np.float32)[:, None]
+    return (centre + np.minimum(offset, 0) * before + np.maximum(offset, 0) * after).reshape(-1)
+
+
 @dataclass
 class _Pass:
     limited: bool = False  # the limiter reduced gain somewhere
@@ -151,21 +161,21 @@ def _render(src: AudioBlocks, sample_rate: int, gain: float, limit: float | None
         j0, j1 = frontier - 1 - smooth, frontier + steps - 1 - smooth  # hops output now; g covers [j0 - 1, j1]
         a, b = max(j0 * hop, 0), min(j1 * hop, n)
         if b > a:
-            x = ext[:, a - first : b - first]
-            power = np.square(x, dtype=np.float64).sum(axis=0)
-            if g.min() < 1.0:
+            x = ext[:, j0 * hop - first : j1 * hop - first]  # whole hops; trimmed to [a, b) when written
+            power = np.einsum("ij,ij->j", x, x).reshape(steps, hop).sum(axis=1, dtype=np.float64)
+            mid = g[1:-1]  # the gain at the centre of each hop output now
+            if mid.min() < 1.0 or g[0] < 1.0 or g[-1] < 1.0:
                 stats.limited = True
-                centres = (np.arange(j0 - 1, j1 + 1) + 0.5) * hop
-                at = np.arange(a, b, dtype=np.float64)
-                curve = np.interp(at, centres, g)
-                d_curve = np.interp(at, centres, window(d_released, 2 * smooth + 1).mean(axis=1))
-                stats.energy += float(power @ np.square(curve))
-                stats.growth += float(power @ (curve * (curve + d_curve)))
-                write((x * (curve * (gain * post))).astype(np.float32))
+                d_mid = window(d_released, 2 * smooth + 1).mean(axis=1)[1:-1]
+                stats.energy += float(power @ np.square(mid))
+                stats.growth += float(power @ (mid * (mid + d_mid)))
+                curve = _hop_curve(g, hop, gain * post)
+                y = x * curve
             else:
                 stats.energy += float(power.sum())
                 stats.growth += float(power.sum())
-                write(x * np.float32(gain * post))
+                y = x * np.float32(gain * post)
+            write(y[:, a - j0 * hop : b - j0 * hop])
             done = b
         history, d_history = released[-(2 * smooth + 2) :], d_released[-(2 * smooth + 2) :]
         frontier += steps
@@ -273,8 +283,8 @@ def _master(src: AudioBlocks, sample_rate: int, preset: Preset, output: "_Output
 
 
 def _next_gain(tried: list[tuple[float, float]], target: float, slope: float) -> float:
-    """The next gain to try, from the (gain, loudness) pairs rendered so far and the last pass's estimate of
-    loudness per dB of gain (the share of its energy the limiter left alone). Limiting makes loudness grow
+    """The next gain to try, from the (gain, loudness) pairs rendered so far and the last pass's dB of output
+    per dB of gain (:attr:`_Pass.slope`, from the limiter's own derivative). Limiting makes loudness grow
     slower than gain, and gating can even make it fall as gain rises (a loud burst the limiter holds down
     stops dominating the relative gate), so: inside the narrowest pair of neighbouring gains whose loudness
     lies on either side of the target, interpolate; without one, a Newton step on that slope (clamped to
