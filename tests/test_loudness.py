@@ -174,8 +174,9 @@ def test_master_file_equals_master_and_the_landed_file_meets_the_ceiling(tmp_pat
     np.save(tmp_path / "mix.npy", np.ascontiguousarray(x.T))
     preset = PRESETS["podcast"]
     y, report = master(x, sr, preset)
-    file_report = master_file(tmp_path / "mix.npy", tmp_path / "mix.wav", sr, preset)
+    file_report = master_file(tmp_path / "mix.npy", tmp_path / "mix.wav", sr, preset, float_copy=tmp_path / "f.npy")
     landed, file_sr = sf.read(tmp_path / "mix.wav", dtype="float64")
+    assert np.array_equal(np.load(tmp_path / "f.npy"), landed.astype(np.float32))  # the copy is what landed
     assert file_sr == sr and sf.info(tmp_path / "mix.wav").subtype == "PCM_24"
     assert np.abs(landed.T - y).max() <= 2 ** -23  # one 24-bit step
     for key in ("integrated_lufs", "loudness_range_lu", "true_peak_dbtp", "gain_db"):

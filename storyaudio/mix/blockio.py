@@ -127,6 +127,15 @@ def open_audio(audio: AudioInput | AudioBlocks, sample_rate: int | None = None) 
     return reader
 
 
+def _pcm24_steps(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(x * np.float32(1 << 23)), -(1 << 23), (1 << 23) - 1).astype(np.int32)
+
+
+def quantize_pcm24(x: np.ndarray) -> np.ndarray:
+    """``x`` as a 24-bit PCM file written by :class:`AudioWriter` reads back: float32, exactly."""
+    return _pcm24_steps(np.asarray(x, dtype=np.float32)).astype(np.float32) * np.float32(2.0**-23)
+
+
 class AudioWriter:
     """Writes a piece block by block: ``.npy`` (float32 frames, any length) or, through soundfile, any other
     format its extension names (``subtype`` e.g. ``"FLOAT"``, ``"PCM_24"``). ``frames`` is the piece's length,
@@ -154,8 +163,7 @@ class AudioWriter:
         if self._npy:
             np.ascontiguousarray(frames).tofile(self._fh)
         elif self._pcm24:
-            steps = np.clip(np.rint(frames * np.float32(1 << 23)), -(1 << 23), (1 << 23) - 1).astype(np.int32)
-            self._fh.write(np.ascontiguousarray(steps << 8))  # int32 in: libsndfile keeps the top 24 bits
+            self._fh.write(np.ascontiguousarray(_pcm24_steps(frames) << 8))  # int32: libsndfile keeps the top 24 bits
         else:
             self._fh.write(np.ascontiguousarray(frames))
         self.written += frames.shape[0]

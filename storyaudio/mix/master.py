@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UserError
-from .blockio import AudioBlocks, AudioInput, AudioWriter, open_audio
+from .blockio import AudioBlocks, AudioInput, AudioWriter, open_audio, quantize_pcm24
 from .loudness import _HALF, LoudnessMeter, Measurement, _sample_peaks, measure, true_peak
 
 
@@ -365,6 +365,8 @@ class _FileOutput(_Output):
         self.writers += [AudioWriter(p, self.channels, self.frames, self.sample_rate) for p in self.paths[1:]]
 
     def write(self, block: np.ndarray) -> None:
+        if self.subtype == "PCM_24" and len(self.writers) > 1:
+            block = quantize_pcm24(block)  # the float copy holds exactly what the file holds
         for w in self.writers:
             w.write(block)
 
@@ -400,9 +402,9 @@ def master_file(src: AudioInput, dst: str | os.PathLike, sample_rate: int, prese
 
     The output that reaches the loudness target is read back from the file and measured (loudness, LRA, 8x
     true peak): the report states what landed, quantisation included, and a file over the ceiling is made
-    again with the limiter aimed lower. ``dst``, and ``float_copy`` (an optional ``.npy`` of the same samples
-    as float32, for readers that want to map them), appear only when all succeeded; a previous file stays
-    untouched until then."""
+    again with the limiter aimed lower. ``dst``, and ``float_copy`` (an optional ``.npy`` of exactly the
+    samples ``dst`` holds, as float32 frames, for readers that want to map them), appear only when all
+    succeeded; a previous file stays untouched until then."""
     dst = Path(dst)
     temps = [dst.with_name(f".{dst.stem}.{os.getpid()}.part{dst.suffix}")]
     if float_copy is not None:
