@@ -37,8 +37,8 @@ from .errors import (BackendUnavailableError, OptionError, Problem, RenderError,
                      StoryAudioError)
 from .fingerprint import code_fingerprint
 from .mix.loudness import normalize_gain
-from .mix.master import MasterReport, get_preset, master
-from .mix.mixer import Source, Track, ducking_envelope, mix
+from .mix.master import MasterReport, get_preset, master_file
+from .mix.mixer import Source, Track, ducking_envelope, mix_to_file
 from .outdir import prepare as prepare_outdir
 from .plan import place, plan
 from .script import Script, read_script
@@ -143,12 +143,17 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
 
         # 10. Master to the preset: integrated loudness and a true-peak limiter.
         stages.begin("master")
-        mastered, report = master(mixed, sr, preset)
-        del mixed
+        # streamed from the mix file into mix.wav, which is read back and measured; a float copy is mapped for
+        # the MP3 and the picture.
+        report = master_file(mixed, staging / "mix.wav", sr, preset, float_copy=staging / ".mastered.npy")
+        mastered = np.load(staging / ".mastered.npy", mmap_mode="r").T
 
         # 11. Deliver the files.
         stages.begin("deliver")
         files = _deliver(staging, script, timeline, rendered, mastered, report, config)
+        del mastered
+        for scratch in (mixed, staging / ".mastered.npy"):  # the float mix and master: working files only
+            scratch.unlink()
         stages.end()
         files["timeline.json"] = deliver.write_json(staging / "timeline.json",
                                                     deliver.timeline_dict(timeline, rendered, stages.timings))
@@ -451,7 +456,7 @@ def _write_clip(ev: PlacedEvent, clip: Clip, clip_dir: Path, sr: int) -> Rendere
                         round(20 * float(np.log10(max(gain, 1e-12))), 2))
 
 
-def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, config: RenderConfig) -> np.ndarray:
+def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, config: RenderConfig) -> Path:
     sr = timeline.sample_rate
     n_samples = timeline.mix_samples  # the timeline and a short tail of room after its end
     tracks: dict[str, Track] = {}
@@ -473,7 +478,8 @@ def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, c
         writers = {name: sf.SoundFile(str(staging / "stems" / f"{name}.wav"), "w", samplerate=sr, channels=2,
                                       subtype="FLOAT") for name in tracks}
     try:
-        return mix(list(tracks.values()), n_samples, duck, writers if config.stems else None)
+        return mix_to_file(list(tracks.values()), n_samples, staging / ".mix.npy", sr, duck,
+                           writers if config.stems else None)
     finally:
         for w in writers.values():
             w.close()
@@ -486,7 +492,7 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[i
     files: dict[str, Path] = {"clips": staging / "clips"}
     if config.stems:
         files["stems"] = staging / "stems"
-    files["mix.wav"] = deliver.write_wav(staging / "mix.wav", audio, sr)
+    files["mix.wav"] = staging / "mix.wav"  # written by master_file (step 10), read back and measured there
     if config.mp3:
         files["mix.mp3"] = deliver.write_mp3(staging / "mix.mp3", audio, sr, script.title)
     files["script.json"] = deliver.write_json(staging / "script.json", script.to_dict())

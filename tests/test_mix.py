@@ -84,8 +84,10 @@ def test_true_peak_sees_intersample_peaks():
     n = np.arange(sr)
     x = (0.5 * np.sin(2 * np.pi * n / 4 + np.pi / 4)).astype(np.float32)[None]  # samples at 0.354, peak 0.5
     assert np.abs(x).max() == pytest.approx(0.3536, abs=1e-3)
-    assert true_peak_dbtp(x) == pytest.approx(20 * np.log10(0.5), abs=0.2)
-    assert oversampled_peaks(x, threshold=0.9).max() == pytest.approx(0.3536, abs=1e-3)  # below threshold: cheap
+    assert true_peak_dbtp(x) == pytest.approx(20 * np.log10(0.5), abs=0.1)  # (the abrupt start rings a little)
+    middle = oversampled_peaks(x)[sr // 4 : 3 * sr // 4]
+    assert np.mean(np.abs(middle - 0.5) < 1e-3) == pytest.approx(0.5)  # every other interval holds a crest
+    assert oversampled_peaks(x, threshold=2.0).max() == pytest.approx(0.3536, abs=1e-3)  # out of reach: cheap
 
 
 @pytest.mark.parametrize("preset", ["podcast", "ebu-r128"])

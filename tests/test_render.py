@@ -141,6 +141,9 @@ def test_every_promised_file_is_there(rendered):
     assert {p.stem for p in stems} == {"fg-music", "bg1-sound-effect", "speech-ann", "speech-bob", "fg-sound-effect"}
     assert all(sf.info(p).frames == info.frames for p in stems)
     assert len(list((out / "clips").glob("*.wav"))) == 6
+    top = {p.name for p in out.iterdir()}  # nothing else: no working files (the float mix, the master) left over
+    assert top == {"mix.wav", "mix.mp3", "script.json", "timeline.json", "subtitles.srt", "subtitles.vtt",
+                   "labels.txt", "loudness.json", "timeline.png", "stems", "clips", ".storyaudio-manifest.json"}
 
 
 def test_timeline_json_describes_every_row(rendered):

@@ -1,81 +1,160 @@
-"""Loudness (ITU-R BS.1770: pyloudnorm's K-weighting, gating summed without a loop per block) and true peak
-(4x oversampling).
+"""Loudness (ITU-R BS.1770-4 integrated loudness and EBU Tech 3342 loudness range, as pyloudnorm computes them)
+and true peak (BS.1770-4 Annex 2: oversampling with an interpolation filter), measured block by block.
 
-Audio is float32 ``(channels, samples)`` here as everywhere. The figures equal ``pyloudnorm.Meter``'s
-(``tests/test_mix.py`` compares them); only the per-block sums are vectorised.
+Audio is float32 ``(channels, samples)`` here as everywhere. Every measure also takes a piece held on disk (a
+``.npy`` of float32 frames, any audio file, or a ``numpy.memmap``) and reads it a block at a time
+(:mod:`storyaudio.mix.blockio`): memory does not grow with the piece's length. Only the per-block energies the
+gating needs are kept (one number per 100 ms block and per 90 ms LRA block: about 3 MB for three hours).
+
+* Loudness: pyloudnorm's K-weighting and gating (``tests/test_mix.py`` checks the figures equal
+  ``pyloudnorm.Meter``'s); the filters run block by block with their state carried over, and the per-block
+  energies are read from a running sum instead of a Python loop over blocks.
+* True peak: 8x oversampling with a 385-tap Kaiser-windowed sinc (48 input samples per interpolated point),
+  flat within 0.003 dB up to 20 kHz at 44.1 kHz and -72 dB beyond 24.1 kHz. BS.1770-4 asks for at least 4x; a
+  4x meter under-reads a tone near 20 kHz by up to 0.5 dB between its points, 8x by at most 0.14 dB.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import firwin
+
+from .blockio import AudioBlocks, AudioInput, open_audio
 
 #: Clips shorter than this are not loudness-normalised (nothing meaningful to measure).
 MIN_MEASURABLE_SECONDS = 0.02
 
-
 _CHANNEL_GAINS = (1.0, 1.0, 1.0, 1.41, 1.41)  # BS.1770: L, R, C, Ls, Rs
 _ABSOLUTE_GATE = -70.0
+_READ = 1 << 16  # frames read and filtered at a time
 
 
 @lru_cache(maxsize=8)
-def _k_weighting(sample_rate: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
-    """pyloudnorm's K-weighting (high shelf, then high pass) as ``(b, a)`` biquads and an overall gain."""
+def _k_weighting(sample_rate: int) -> tuple[np.ndarray, float]:
+    """pyloudnorm's K-weighting (high shelf, then high pass) as second-order sections ``(2, 6)`` and an
+    overall gain."""
     import pyloudnorm
 
     stages = list(pyloudnorm.Meter(sample_rate)._filters.values())  # the filters its own meter applies, in order
-    biquads = [(np.asarray(f.b, np.float64), np.asarray(f.a, np.float64)) for f in stages]
-    return biquads, float(np.prod([f.passband_gain for f in stages]))
+    sos = np.array([np.concatenate([np.asarray(f.b, np.float64), np.asarray(f.a, np.float64)]) for f in stages])
+    sos[:, :3] /= sos[:, 3:4]  # its biquads come with a0 = 1; second-order sections require it
+    sos[:, 3:] /= sos[:, 3:4]
+    return sos, float(np.prod([f.passband_gain for f in stages]))
 
 
-_CHUNK = 1 << 18  # samples filtered at a time: no full-length float64 copies of a long mix
 #: A DC offset far below any audible level (-600 dBFS) that keeps the filters' state out of subnormal numbers
 #: in digital silence, where they made filtering 4x slower; the high pass removes it again.
 _DENORMAL_GUARD = 1e-30
 
 
-def _block_powers(audio: np.ndarray, sample_rate: int, block: float, overlap: float, pad: int = 0) -> np.ndarray:
-    """Channel-weighted mean square of every gating block of K-weighted ``audio`` ``(channels, samples)``
-    followed by ``pad`` samples of silence (filtered as they come, without copying the audio).
-
-    The same blocks as ``pyloudnorm.Meter.integrated_loudness`` (count, bounds and truncation), taken from a
-    running sum of the filtered energy read at the block edges, instead of a Python loop over blocks and
-    full-length copies: the same figures, several times faster on a long mix.
-    """
-    from scipy.signal import lfilter  # two lfilter passes are much faster here than one sosfilt
-
-    n_audio = audio.shape[1]
-    n = n_audio + pad
+def _blocks(n: int, sample_rate: int, block: float, overlap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds ``[lo, hi)`` of the gating blocks over ``n`` samples, exactly as ``pyloudnorm.Meter`` cuts them."""
     step = 1.0 - overlap
     n_blocks = int(np.round(((n / sample_rate - block) / (block * step)))) + 1
-    j = np.arange(n_blocks)
+    j = np.arange(max(n_blocks, 0))
     lo = np.minimum((block * (j * step) * sample_rate).astype(np.int64), n)
     hi = np.minimum((block * (j * step + 1) * sample_rate).astype(np.int64), n)
-    edges = np.unique(np.concatenate([lo, hi]))  # positions where the running energy is needed
-    biquads, gain = _k_weighting(sample_rate)
-    power = np.zeros(n_blocks)
-    for c in range(audio.shape[0]):
-        state = [np.zeros(2) for _ in biquads]
-        at_edge = np.zeros(edges.size)  # energy of the samples before edges[k] (0 before sample 0)
-        total = 0.0
-        for s in range(0, n, _CHUNK):
-            x = np.zeros(min(_CHUNK, n - s))
-            real = audio[c, s : min(s + _CHUNK, n_audio)]
-            x[: real.size] = real
-            x += _DENORMAL_GUARD
-            for i, (b, a) in enumerate(biquads):
-                x, state[i] = lfilter(b, a, x, zi=state[i])
-            run = np.cumsum(np.square(x))
-            k0, k1 = np.searchsorted(edges, [s + 1, s + x.size + 1])  # edges inside (s, s + size]
-            at_edge[k0:k1] = total + run[edges[k0:k1] - s - 1]
-            total += float(run[-1])
-        e_lo = at_edge[np.searchsorted(edges, lo)]
-        e_hi = at_edge[np.searchsorted(edges, hi)]
-        power += _CHANNEL_GAINS[c] * np.maximum(e_hi - e_lo, 0.0)
-    return power * (gain * gain / (block * sample_rate))
+    return lo, hi
+
+
+class LoudnessMeter:
+    """Integrated loudness and loudness range of a piece of known length, fed in order, block by block.
+
+    The K-weighting filters run with their state carried from block to block; the energy of each gating block
+    is read from a running sum of the filtered energy at the block edges (known up front from the length).
+    ``result()`` appends the 1.5 s of silence pyloudnorm's LRA measures after the end. Once every block edge
+    is passed, feeding costs nothing (``lra=False`` skips the LRA's blocks: integrated loudness alone)."""
+
+    def __init__(self, channels: int, sample_rate: int, frames: int, lra: bool = True):
+        if channels > len(_CHANNEL_GAINS):
+            raise ValueError(f"loudness is defined for at most {len(_CHANNEL_GAINS)} channels, got {channels}")
+        self.channels, self.sample_rate, self.frames = channels, sample_rate, frames
+        self._measurable = frames >= MIN_MEASURABLE_SECONDS * sample_rate
+        # Clips shorter than the 400 ms block are measured with one block as long as the clip, so a 0.2 s blip
+        # gets its true loudness rather than one diluted by padding.
+        self._block = min(0.4, frames / sample_rate) if self._measurable else 0.4
+        self._int = _blocks(frames, sample_rate, self._block, 0.75) if self._measurable else None
+        self._pad = int(1.5 * sample_rate)
+        self._lra = (_blocks(frames + self._pad, sample_rate, 3.0, 0.97)
+                     if lra and frames >= 3.2 * sample_rate else None)
+        parts = [b for bounds in (self._int, self._lra) if bounds is not None for b in bounds]
+        self._edges = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        self._at_edge = np.zeros((channels, self._edges.size))  # energy of the samples before each edge
+        self._total = np.zeros(channels)
+        self._pos = 0
+        self._sos, self._gain = _k_weighting(sample_rate)
+        self._state = np.zeros((self._sos.shape[0], channels, 2))
+        self._done = not self._edges.size
+
+    def feed(self, block: np.ndarray) -> None:
+        """The next samples of the piece, ``(channels, m)``."""
+        from scipy.signal import sosfilt  # both channels at once: about twice as fast as lfilter per channel
+
+        block = np.atleast_2d(block)
+        s, m = self._pos, block.shape[1]
+        self._pos += m
+        if self._done or m == 0:
+            return
+        k0, k1 = np.searchsorted(self._edges, [s + 1, s + m + 1])  # edges inside (s, s + m]
+        x = block.astype(np.float64)
+        x += _DENORMAL_GUARD
+        x, self._state = sosfilt(self._sos, x, axis=-1, zi=self._state)
+        np.square(x, out=x)
+        # energy between consecutive edges inside the block, then running totals at the edges
+        cuts = np.concatenate([[0], self._edges[k0:k1] - s])
+        parts = np.add.reduceat(x, cuts, axis=1) if cuts[-1] < m else np.add.reduceat(x, cuts[:-1], axis=1)
+        run = np.cumsum(parts, axis=1)
+        self._at_edge[:, k0:k1] = self._total[:, None] + run[:, : k1 - k0]
+        self._total += run[:, -1]
+        if k1 == self._edges.size:
+            self._done = True  # every edge is known: the rest cannot change a figure
+
+    def _powers(self, bounds: tuple[np.ndarray, np.ndarray], block: float) -> np.ndarray:
+        lo, hi = bounds
+        e_lo = self._at_edge[:, np.searchsorted(self._edges, lo)]
+        e_hi = self._at_edge[:, np.searchsorted(self._edges, hi)]
+        weights = np.asarray(_CHANNEL_GAINS[: self.channels])[:, None]
+        power = (weights * np.maximum(e_hi - e_lo, 0.0)).sum(axis=0)
+        return power * (self._gain * self._gain / (block * self.sample_rate))
+
+    def result(self) -> tuple[float, float]:
+        """``(integrated LUFS, loudness range LU)``; ``-inf`` and 0 where there is nothing to measure. Call
+        once, after the whole piece was fed."""
+        if self._pos != self.frames:
+            raise ValueError(f"the meter was fed {self._pos} samples of a {self.frames}-sample piece")
+        silence = np.zeros((self.channels, min(self._pad, _READ)), np.float32)
+        left = self._pad
+        while not self._done and left > 0:  # the filters ring on into the LRA's appended silence
+            self.feed(silence[:, :left])
+            left -= silence.shape[1]
+        return self._integrated(), self._range()
+
+    def _integrated(self) -> float:
+        if self._int is None:
+            return -math.inf
+        power = self._powers(self._int, self._block)
+        level = _loudness(power)
+        gated = level >= _ABSOLUTE_GATE
+        if not gated.any():
+            return -math.inf
+        relative = _loudness(power[gated].mean()) - 10.0
+        gated = (level > relative) & (level > _ABSOLUTE_GATE)
+        return float(_loudness(power[gated].mean() if gated.any() else 0.0))
+
+    def _range(self) -> float:
+        if self._lra is None:
+            return 0.0
+        level = _loudness(self._powers(self._lra, 3.0))
+        level = level[level >= _ABSOLUTE_GATE]
+        if level.size == 0:
+            return 0.0
+        level = level[level >= 10 * np.log10(np.mean(10 ** (level / 10))) - 20]
+        if level.size == 0:
+            return 0.0
+        return float(np.percentile(level, 95) - np.percentile(level, 10))
 
 
 def _loudness(power):
@@ -84,41 +163,30 @@ def _loudness(power):
         return -0.691 + 10.0 * np.log10(power)
 
 
-def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness in LUFS (``-inf`` for silence), BS.1770-4 gating on pyloudnorm's K-weighting.
-
-    Clips shorter than the meter's 400 ms block are measured with one block as long as the clip, so a 0.2 s
-    blip gets its true loudness rather than one diluted by padding."""
-    audio = np.atleast_2d(audio)
-    n = audio.shape[1]
-    if n < MIN_MEASURABLE_SECONDS * sample_rate:
-        return -math.inf
-    if audio.shape[0] > len(_CHANNEL_GAINS):
-        raise ValueError(f"loudness is defined for at most {len(_CHANNEL_GAINS)} channels, got {audio.shape[0]}")
-    power = _block_powers(audio, sample_rate, min(0.4, n / sample_rate), 0.75)
-    level = _loudness(power)
-    gated = level >= _ABSOLUTE_GATE
-    if not gated.any():
-        return -math.inf
-    relative = _loudness(power[gated].mean()) - 10.0
-    gated = (level > relative) & (level > _ABSOLUTE_GATE)
-    return float(_loudness(power[gated].mean() if gated.any() else 0.0))
+def measure_loudness(audio: AudioInput, sample_rate: int) -> tuple[float, float]:
+    """``(integrated LUFS, loudness range LU)`` in one pass over ``audio``."""
+    with open_audio(audio, sample_rate) as src:
+        meter = LoudnessMeter(src.channels, sample_rate, src.frames)
+        for block in src.blocks(_READ):
+            meter.feed(block)
+        return meter.result()
 
 
-def loudness_range(audio: np.ndarray, sample_rate: int) -> float:
+def integrated_loudness(audio: AudioInput, sample_rate: int) -> float:
+    """Integrated loudness in LUFS (``-inf`` for silence and clips under 20 ms), BS.1770-4 gating on
+    pyloudnorm's K-weighting. Clips shorter than the 400 ms block are measured with one block as long as the
+    clip."""
+    with open_audio(audio, sample_rate) as src:
+        meter = LoudnessMeter(src.channels, sample_rate, src.frames, lra=False)
+        for block in src.blocks(_READ):
+            meter.feed(block)
+        return meter.result()[0]
+
+
+def loudness_range(audio: AudioInput, sample_rate: int) -> float:
     """Loudness range (LRA, EBU Tech 3342) in LU, as pyloudnorm computes it (3 s blocks every 90 ms, 1.5 s of
-    silence appended); 0 for pieces shorter than its 3 s window or too quiet to measure."""
-    audio = np.atleast_2d(audio)
-    if audio.shape[1] < 3.2 * sample_rate:
-        return 0.0
-    level = _loudness(_block_powers(audio, sample_rate, 3.0, 0.97, pad=int(1.5 * sample_rate)))
-    level = level[level >= _ABSOLUTE_GATE]
-    if level.size == 0:
-        return 0.0
-    level = level[level >= 10 * np.log10(np.mean(10 ** (level / 10))) - 20]
-    if level.size == 0:
-        return 0.0
-    return float(np.percentile(level, 95) - np.percentile(level, 10))
+    silence appended); 0 for pieces shorter than 3.2 s or too quiet to measure."""
+    return measure_loudness(audio, sample_rate)[1]
 
 
 def normalize_gain(audio: np.ndarray, sample_rate: int, target_lufs: float) -> float:
@@ -129,55 +197,181 @@ def normalize_gain(audio: np.ndarray, sample_rate: int, target_lufs: float) -> f
     return float(10 ** ((target_lufs - current) / 20))
 
 
-_TAPS = 12  # per phase; 48 taps in all, as BS.1770-4's reference interpolator
-_DELAY = 6  # input samples of group delay of the 48-tap filter, rounded
+# -- true peak ----------------------------------------------------------------------------------------------
+
+OVERSAMPLING = 8
+_HALF = 24  # input samples on each side of an interpolated point that the filter reaches
+_TAPS = 2 * _HALF  # per phase
+_BETA = 7.0  # Kaiser window: about 72 dB of image rejection
+_SCREEN = 256  # interpolated points are screened in runs of this many input samples
 
 
 @lru_cache(maxsize=1)
-def _polyphase() -> tuple[np.ndarray, float]:
-    """(12, 4) polyphase matrix of a 4x interpolation low-pass, and its worst-case gain bound."""
-    h = firwin(4 * _TAPS, 1 / 4, window=("kaiser", 8.0)) * 4
-    phases = h.reshape(_TAPS, 4)  # phases[k, p] = h[4k + p]
-    bound = float(np.abs(phases).sum(axis=0).max())
-    return phases.astype(np.float32), bound
+def _interpolator() -> tuple[np.ndarray, float]:
+    """The interpolation filter as ``(OVERSAMPLING - 1, _TAPS)`` convolution kernels, one per fractional
+    position ``p / OVERSAMPLING`` (p = 1..7) between two samples, and their gain bound (the largest sum of
+    absolute coefficients: no interpolated point exceeds the largest of its ``_TAPS`` inputs times it).
+
+    A windowed sinc cut at the input's Nyquist frequency: its zero crossings fall on the input samples, so the
+    sample values themselves pass unchanged (phase 0 is the identity and is not computed), and each fractional
+    delay is normalised to unit gain at DC, so a constant reads as itself. numpy alone designs it."""
+    L = OVERSAMPLING
+    m = np.arange(-L * _HALF, L * _HALF + 1)
+    h = np.sinc(m / L) * np.kaiser(m.size, _BETA)
+    # The point at p / L after input sample i reads x[i - HALF + 1 + j] * h[L * (TAPS - 1 - j) + p], j < TAPS.
+    j = np.arange(_TAPS)
+    coeffs = np.stack([h[L * (_TAPS - 1 - j) + p] for p in range(1, L)])
+    coeffs /= coeffs.sum(axis=1, keepdims=True)
+    bound = float(np.abs(coeffs).sum(axis=1).max())
+    return np.ascontiguousarray(coeffs[:, ::-1]).astype(np.float32), bound  # reversed: convolution kernels
 
 
-def oversampled_peaks(audio: np.ndarray, threshold: float | None = None, chunk: int = 1 << 20) -> np.ndarray:
-    """Per input sample, the largest absolute value among the 4x-oversampled points there, over all channels
-    (shape ``(samples,)``). Interpolation is computed only where the neighbourhood could reach ``threshold``
-    (default: the sample peak), since an intersample peak can exceed nearby samples by at most the filter's
-    gain bound; elsewhere the sample value stands."""
-    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-    n = audio.shape[1]
-    sample_abs = np.abs(audio).max(axis=0) if n else np.zeros(0, np.float32)
-    out = sample_abs.copy()
-    if n == 0:
-        return out
-    phases, bound = _polyphase()
-    thr = float(sample_abs.max()) if threshold is None else threshold
-    if thr <= 0:
-        return out
-    hot = sample_abs >= thr / bound
-    if not hot.any():
-        return out
-    # every output position whose filter window (the _TAPS inputs before it) touches a hot sample
-    count = np.cumsum(hot, dtype=np.int32)
-    count[_TAPS:] -= count[:-_TAPS].copy()  # hot samples among the _TAPS up to each position
-    hot = count > 0
-    cand = np.flatnonzero(hot)
-    offs = np.arange(_TAPS)
-    for s in range(0, cand.size, chunk):
-        c = cand[s : s + chunk]
-        idx = np.clip(c[:, None] - offs[None, :], 0, n - 1)
-        win = audio[:, idx]  # (ch, m, taps)
-        win[:, (c[:, None] - offs[None, :]) < 0] = 0.0
-        vals = np.abs(win @ phases).max(axis=(0, 2))
-        pos = np.clip(c - _DELAY, 0, n - 1)
-        np.maximum.at(out, pos, vals.astype(np.float32))
+_FFT = 1 << 14  # the longest transform: segments are filtered by overlap-save in pieces of this size
+
+
+@lru_cache(maxsize=8)
+def _kernel_spectra(nfft: int) -> np.ndarray:
+    from scipy import fft
+
+    return fft.rfft(_interpolator()[0], nfft, axis=-1)
+
+
+def _interpolated_max(seg: np.ndarray) -> np.ndarray:
+    """For ``seg`` ``(channels, P)``, P >= ``_TAPS``: the largest absolute interpolated value over channels
+    and fractional positions at each of its ``P - _TAPS + 1`` full filter windows (fast convolution by
+    overlap-save, transforms of at most ``_FFT`` points: one per channel in, one per channel and phase out)."""
+    from scipy import fft
+
+    size = seg.shape[1]
+    out = np.empty(size - _TAPS + 1, np.float32)
+    nfft = min(_FFT, 1 << (size - 1).bit_length())
+    spectra = _kernel_spectra(nfft)
+    step = nfft - _TAPS + 1
+    for o in range(0, out.size, step):
+        piece = seg[:, o : o + nfft]
+        y = fft.irfft(fft.rfft(piece, nfft, axis=-1)[:, None, :] * spectra, nfft, axis=-1)
+        valid = y[:, :, _TAPS - 1 : piece.shape[1]]  # circular wrap touches only the first _TAPS - 1
+        np.abs(valid, out=valid).max(axis=(0, 1), out=out[o : o + valid.shape[-1]])
     return out
 
 
-def true_peak_dbtp(audio: np.ndarray) -> float:
-    """True peak in dBTP, measured with 4x oversampling (BS.1770-4 Annex 2)."""
-    peak = float(oversampled_peaks(audio).max()) if np.size(audio) else 0.0
+def _sample_peaks(ext: np.ndarray, threshold: float) -> np.ndarray:
+    """Per input sample ``i`` of ``ext`` ``(channels, E)`` whose filter window lies inside it (``i`` from
+    ``_HALF - 1`` to ``E - _HALF - 1``: ``E - _TAPS + 1`` of them), the largest absolute value over the
+    channels of the sample itself and of the interpolated points between it and the next sample.
+
+    Interpolation is computed only in runs of samples whose neighbourhood, times the filter's gain bound, can
+    reach ``threshold``: elsewhere every interpolated point is provably below it and the sample value stands
+    (exact for anything at or above ``threshold``; ``threshold <= 0`` computes everything)."""
+    channels, size = ext.shape
+    m = size - _TAPS + 1
+    mag = np.abs(ext).max(axis=0)
+    peaks = mag[_HALF - 1 : _HALF - 1 + m].copy()
+    if m <= 0:
+        return peaks[:0]
+    bound = _interpolator()[1]
+    runs = -(-m // _SCREEN)
+    padded = np.zeros((runs + 1) * _SCREEN, np.float32)
+    padded[:size] = mag
+    run_max = padded.reshape(runs + 1, _SCREEN).max(axis=1)
+    reach = np.maximum(run_max[:-1], run_max[1:]) * bound  # run q reads ext[q*S, q*S + S + TAPS - 1)
+    hot = np.flatnonzero(reach >= threshold) if threshold > 0 else np.arange(runs)
+    if hot.size == 0:
+        return peaks
+    # consecutive hot runs make one segment, filtered in one call (long FFT blocks are the cheap ones)
+    breaks = np.flatnonzero(np.diff(hot) > 1)
+    for q0, q1 in zip(hot[np.r_[0, breaks + 1]], hot[np.r_[breaks, hot.size - 1]] + 1):
+        a, b = q0 * _SCREEN, min(q1 * _SCREEN, m)  # output positions; they read ext[a, b + _TAPS - 1)
+        np.maximum(peaks[a:b], _interpolated_max(ext[:, a : b + _TAPS - 1]), out=peaks[a:b])
+    return peaks
+
+
+class TruePeakMeter:
+    """The true peak of a piece fed in order, block by block (the last ``_TAPS - 1`` samples are kept as the
+    filter's context; silence is assumed before the first sample and after the last)."""
+
+    def __init__(self, channels: int):
+        self._tail = np.zeros((channels, _TAPS - 1), np.float32)
+        self.peak = 0.0  # linear, so far
+
+    def feed(self, block: np.ndarray) -> None:
+        block = np.atleast_2d(np.asarray(block, dtype=np.float32))
+        if block.shape[1] == 0:
+            return
+        ext = np.concatenate([self._tail, block], axis=1)
+        sample_max = float(np.abs(block).max())
+        # only points above what is already known can change the answer
+        peaks = _sample_peaks(ext, max(self.peak, sample_max))
+        self.peak = max(self.peak, sample_max, float(peaks.max()) if peaks.size else 0.0)
+        self._tail = ext[:, -(_TAPS - 1) :]
+
+    def result(self) -> float:
+        """The true peak (linear) of everything fed, the filter's ringing after the end included."""
+        self.feed(np.zeros((self._tail.shape[0], _TAPS - 1), np.float32))
+        self._tail[:] = 0.0
+        return self.peak
+
+
+def true_peak(audio: AudioInput) -> float:
+    """True peak, linear (BS.1770-4 Annex 2, oversampled 8x)."""
+    with open_audio(audio) as src:
+        meter = TruePeakMeter(src.channels)
+        for block in src.blocks(_READ):
+            meter.feed(block)
+        return meter.result()
+
+
+def true_peak_dbtp(audio: AudioInput) -> float:
+    """True peak in dBTP (BS.1770-4 Annex 2, oversampled 8x); ``-inf`` for silence."""
+    peak = true_peak(audio)
     return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def oversampled_peaks(audio: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Per input sample, the largest absolute value over all channels of the sample and of the 8x-oversampled
+    points between it and the next (shape ``(samples,)``). Interpolation is computed only where the
+    neighbourhood could reach ``threshold`` (default: the sample peak); elsewhere the sample value stands."""
+    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    n = audio.shape[1]
+    out = np.abs(audio).max(axis=0) if n else np.zeros(0, np.float32)
+    thr = float(out.max()) if threshold is None and n else (threshold or 0.0)
+    with open_audio(audio) as src:
+        for a in range(0, n, _READ):
+            b = min(n, a + _READ)
+            out[a:b] = _sample_peaks(src.read(a - _HALF + 1, b + _HALF), thr)
+    return out
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Integrated loudness, loudness range, true peak and sample peak (both linear) of one piece."""
+
+    integrated_lufs: float
+    loudness_range_lu: float
+    true_peak: float
+    sample_peak: float
+
+    @property
+    def true_peak_dbtp(self) -> float:
+        return 20 * math.log10(self.true_peak) if self.true_peak > 0 else -math.inf
+
+
+def measure(audio: AudioInput | AudioBlocks, sample_rate: int, peaks: bool = True) -> Measurement:
+    """Everything a master report states, in one pass over ``audio`` (an array, a memmap or a file):
+    integrated loudness, LRA, true peak (``peaks=False``: 0, not measured) and sample peak."""
+    src = open_audio(audio, sample_rate)
+    try:
+        loud = LoudnessMeter(src.channels, sample_rate, src.frames)
+        tp = TruePeakMeter(src.channels) if peaks else None
+        sample_peak = 0.0
+        for block in src.blocks(_READ):
+            loud.feed(block)
+            if tp is not None:
+                tp.feed(block)
+            if block.size:
+                sample_peak = max(sample_peak, float(np.abs(block).max()))
+        lufs, lra = loud.result()
+        return Measurement(lufs, lra, tp.result() if tp is not None else 0.0, sample_peak)
+    finally:
+        if src is not audio:
+            src.close()

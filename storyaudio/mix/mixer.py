@@ -3,15 +3,17 @@
 A :class:`Track` is a list of :class:`Source` clips placed in time, each with a gain, fades and a stereo
 position; background tracks may be ducked under foreground speech by a gain envelope. Mixing walks the
 timeline in blocks, reading from each clip only the samples that block needs, so memory stays bounded by
-block size x tracks (plus the output), however long the tracks are.
+block size x tracks (plus the output, unless :func:`mix_to_file` writes it block by block), however long the
+tracks are.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -175,7 +177,8 @@ def mix(tracks: Sequence[Track], n_samples: int, duck: Callable[[int, int], np.n
 
     ``duck(a, b)`` returns the gain envelope for timeline samples [a, b) applied to ducked tracks.
     ``stem_writers`` maps a track name to an open ``soundfile.SoundFile`` that receives the track's own
-    stereo signal block by block (stems the mix's length).
+    stereo signal block by block (stems the mix's length). :func:`mix_to_file` writes the same sum to a file
+    instead, never holding the whole mix.
 
     Internally the mix is interleaved frames ``(n, 2)``, the layout clip files are stored in. Clips are read
     block by block (float WAVs through a memory map, so nothing is copied before the arithmetic touches it),
@@ -183,6 +186,46 @@ def mix(tracks: Sequence[Track], n_samples: int, duck: Callable[[int, int], np.n
     The returned array is a transposed view of that output.
     """
     out = np.zeros((n_samples, 2), dtype=np.float32)
+    for _ in _mix_blocks(tracks, n_samples, lambda a, b: out[a:b], duck, stem_writers, block):
+        pass
+    return out.T
+
+
+def mix_to_file(tracks: Sequence[Track], n_samples: int, path: str | os.PathLike, sample_rate: int,
+                duck: Callable[[int, int], np.ndarray] | None = None, stem_writers: dict[str, object] | None = None,
+                block: int = BLOCK) -> Path:
+    """:func:`mix`, written to ``path`` block by block as it is summed (memory: a few blocks at any length).
+
+    ``path`` ending in ``.npy`` gets float32 frames ``(n_samples, 2)`` (any length; ``numpy.load(path,
+    mmap_mode="r").T`` maps it as ``(2, n_samples)``); any other extension is written by soundfile as a
+    32-bit float file of that format (a WAV stops at 4 GiB: 3.1 hours of stereo at 48 kHz). The file appears
+    complete or not at all. Returns ``path``."""
+    from .blockio import AudioWriter
+
+    path = Path(path)
+    part = path.with_name(f".{path.stem}.{os.getpid()}.part{path.suffix}")
+    buf = np.zeros((block, 2), dtype=np.float32)
+
+    def target(a: int, b: int) -> np.ndarray:
+        view = buf[: b - a]
+        view.fill(0.0)
+        return view
+
+    try:
+        with AudioWriter(part, 2, n_samples, sample_rate) as writer:
+            for a, b in _mix_blocks(tracks, n_samples, target, duck, stem_writers, block):
+                writer.write(buf[: b - a].T)
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+    return path
+
+
+def _mix_blocks(tracks: Sequence[Track], n_samples: int, target: Callable[[int, int], np.ndarray],
+                duck: Callable[[int, int], np.ndarray] | None, stem_writers: dict[str, object] | None,
+                block: int) -> Iterator[tuple[int, int]]:
+    """Sum block after block into ``target(a, b)`` (a zeroed ``(b - a, 2)`` float32 view), yielding each
+    block's bounds once it is complete."""
     readers = {id(s): _Reader(s) for t in tracks for s in t.sources}
     ordered = [sorted(t.sources, key=lambda s: s.start) for t in tracks]
     scratch = np.empty(block * 2, dtype=np.float32)
@@ -192,6 +235,7 @@ def mix(tracks: Sequence[Track], n_samples: int, duck: Callable[[int, int], np.n
     try:
         for a in range(0, n_samples, block):
             b = min(n_samples, a + block)
+            out = target(a, b)
             duck_env = duck(a, b) if ducking else None
             for track, sources in zip(tracks, ordered):
                 stem = stem_writers.get(track.name) if stem_writers is not None else None
@@ -215,9 +259,9 @@ def mix(tracks: Sequence[Track], n_samples: int, duck: Callable[[int, int], np.n
                     if track.ducked and duck_env is not None:
                         d = duck_env[lo - a : lo - a + m]
                         env = d if env is None else env * d
-                    target = (dst if dst is not None else out[a:b])[lo - a : lo - a + m]
+                    into = (dst if dst is not None else out)[lo - a : lo - a + m]
                     if data.shape[1] == 2 and gl == gr == 1.0 and env is None:
-                        target += data  # the common case: one pass, straight from the clip
+                        into += data  # the common case: one pass, straight from the clip
                         continue
                     # Scale into a cache-sized buffer, channel by channel on strided views (numpy's inner
                     # loop then runs over the samples, not over a broadcast axis of length 2), then add once.
@@ -233,14 +277,14 @@ def mix(tracks: Sequence[Track], n_samples: int, duck: Callable[[int, int], np.n
                     if env is not None:
                         buf[:, 0] *= env
                         buf[:, 1] *= env
-                    target += buf
+                    into += buf
                 if stem is not None:
-                    out[a:b] += dst
+                    out += dst
                     stem.write(dst)
+            yield a, b
     finally:
         for r in readers.values():
             r.close()
-    return out.T
 
 
 def ducking_envelope(intervals: Sequence[tuple[float, float]], n_samples: int, sample_rate: int,
