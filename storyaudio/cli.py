@@ -112,7 +112,7 @@ def _pipeline():
 
 def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0.35, no_ducking=False,
             duck_db=-8.0, mp3=False, no_stems=False, no_picture=False, jobs=2, no_cache=False, quiet=False,
-            force=False):
+            force=False, executor="local", ray_address=None):
     from pydantic import ValidationError
 
     from .backends import parse_set_options
@@ -123,7 +123,7 @@ def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0
             voices=_pairs(voice, "--voice", "CHARACTER=VOICE (e.g. --voice 'News Anchor=walter')"),
             preset=preset, sample_rate=sample_rate, seed=seed, speech_gap=gap, ducking=not no_ducking,
             duck_db=duck_db, mp3=mp3, stems=not no_stems, picture=not no_picture, jobs=jobs, cache=not no_cache,
-            progress=not quiet, force=force)
+            progress=not quiet, force=force, executor=executor, ray_address=ray_address)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -152,6 +152,10 @@ ForceOpt = typer.Option(False, "--force", help="Render into a folder that holds 
 StrictOpt = typer.Option(False, "--strict-loudness", help="Exit with code 3 when the master misses its preset "
                          "(the files are written all the same).")
 TimingsOpt = typer.Option(False, "--timings", help="Print the seconds each stage took.")
+ExecutorOpt = typer.Option("local", "--executor", help="Where clips render: local (threads here) or ray (actors "
+                           "on a Ray cluster, one per backend per device; needs storyaudio[cluster]).")
+RayAddressOpt = typer.Option(None, "--ray-address", help="The Ray cluster to join with --executor ray (e.g. "
+                             "ray://HEAD:10001 or auto; default: start a local one).")
 
 
 def _wide_console():
@@ -229,17 +233,21 @@ def _finish(result, script, config, quiet: bool, strict_loudness: bool, timings:
 
 @app.command()
 def render(
-    script: Path = typer.Argument(..., help="Script file: .json, .tsv, .csv, .md or .fountain."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: outputs/<script name>)."),
+    script: List[Path] = typer.Argument(..., help="Script file(s): .json, .tsv, .csv, .md or .fountain; or a folder "
+                                        "of them."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: outputs/<script name>); "
+                                       "with several scripts, each renders into OUT/<script name>."),
     use: List[str] = UseOpt, set_: List[str] = SetOpt, voice: List[str] = VoiceOpt, preset: str = PresetOpt,
     sample_rate: int = RateOpt, seed: int = SeedOpt, gap: float = GapOpt, no_ducking: bool = NoDuckOpt,
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
     jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt, force: bool = ForceOpt,
-    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt,
+    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt, executor: str = ExecutorOpt,
+    ray_address: Optional[str] = RayAddressOpt,
 ):
     """Render a script into OUT: mix.wav, stems/, clips/, timeline.json/png, subtitles, loudness.json.
 
     It replaces what the last render into OUT wrote; a folder with files storyaudio did not write needs --force.
+    Several scripts (or a folder of them) render each into OUT/<script name>, sharing the executor.
 
     Example: storyaudio render examples/news.tsv -o outputs/news --mp3 --use music=composer
     """
@@ -249,12 +257,56 @@ def render(
     if quiet:
         _quiet()
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
-                     no_picture, jobs, no_cache, quiet, force)
-    outdir = out or Path("outputs") / script.stem
-    check_outdir(outdir, force)
+                     no_picture, jobs, no_cache, quiet, force, executor, ray_address)
+    if len(script) == 1 and not script[0].is_dir():
+        outdir = out or Path("outputs") / script[0].stem
+        check_outdir(outdir, force)
+        _private_paths()
+        result = _pipeline().render(script[0], outdir, config)
+        return _finish(result, script[0], config, quiet, strict_loudness, timings, started)
+    return _render_many(script, out, config, quiet, strict_loudness, timings, started)
+
+
+def _render_many(paths, out, config, quiet: bool, strict_loudness: bool, timings: bool, started: float) -> int:
+    """Several scripts, each into OUT/<name> (see storyaudio.renders): a line per script, then the exit code
+    of the worst outcome (2 bad input, 1 a backend failed, 3 a strict loudness miss)."""
+    from . import renders
+    from .outdir import check as check_outdir
+
+    scripts = renders.expand(paths)
+    outdirs = renders.output_folders(scripts, out or Path("outputs"))
+    for d in outdirs:  # every folder is checked before anything renders
+        check_outdir(d, config.force)
     _private_paths()
-    result = _pipeline().render(script, outdir, config)
-    return _finish(result, script, config, quiet, strict_loudness, timings, started)
+    outcomes = renders.render_all(scripts, outdirs, config, progress=not quiet)
+    codes = []
+    for o in outcomes:
+        name = o.script.stem
+        if o.error is not None:
+            _err(f"{o.script}: {o.error}")
+            codes.append(o.error.exit_code)
+            continue
+        lo = o.result.loudness
+        if not quiet:
+            _print_problems([f"{name}: {p}" for p in o.result.warnings])
+            typer.echo(f"{name}: {o.result.timeline.duration:.1f} s, {lo.integrated_lufs:.1f} LUFS "
+                       f"({lo.preset}: {'pass' if lo.passed else 'FAIL'}), clips rendered "
+                       f"{len(o.result.rendered_rows)}, from cache {len(o.result.cached_rows)} -> {o.outdir}")
+        if timings:
+            shown = ", ".join(f"{k} {v:.2f} s" for k, v in o.result.timings.items())
+            typer.echo(f"{name} timings: {shown}, total {o.seconds:.2f} s")
+        if not lo.passed:
+            if strict_loudness:
+                _err(f"{name}: " + _loudness_miss(lo) + " (--strict-loudness)")
+                codes.append(EXIT_LOUDNESS)
+            elif not quiet:
+                _warn(f"{name}: " + _loudness_miss(lo))
+    if timings:
+        typer.echo(f"timings: {len(scripts)} scripts, total {time.perf_counter() - started:.2f} s")
+    for code in (2, 1, EXIT_LOUDNESS):
+        if code in codes:
+            return code
+    return 0
 
 
 @app.command()

@@ -12,12 +12,9 @@ timeline.json's ``timings``) and reported to an optional ``on_progress(stage, do
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
@@ -33,8 +30,8 @@ from .backends.base import Clip
 from .backends.base import Event as BackendEvent
 from .cache import ClipCache, clip_key
 from .casting import Character, cast_characters, find_voice, voice_listing
-from .errors import (BackendUnavailableError, OptionError, Problem, RenderError, ScriptError,
-                     StoryAudioError)
+from .errors import BackendUnavailableError, OptionError, Problem, RenderError, ScriptError
+from .executors import Batch, Executor, make_executor
 from .fingerprint import code_fingerprint
 from .mix.loudness import normalize_gain
 from .mix.master import MasterReport, get_preset, master_file
@@ -69,7 +66,10 @@ class RenderConfig(BaseModel):
     mp3: bool = Field(False, description="also write mix.mp3")
     stems: bool = Field(True, description="write stems/ (one WAV per track)")
     picture: bool = Field(True, description="write timeline.png")
-    jobs: int = Field(2, ge=1, le=32, description="clips rendered at once")
+    jobs: int = Field(2, ge=1, le=32, description="clips rendered at once (the local executor)")
+    executor: Literal["local", "ray"] = Field("local", description="where clips render: local (threads here) or "
+                                              "ray (actors on a Ray cluster; the mix and master stay here)")
+    ray_address: str | None = Field(None, description="the Ray cluster to join (None: start a local one)")
     cache: bool = Field(True, description="reuse clips rendered before")
     cache_dir: Path | None = Field(None, description="clip cache folder (default: $STORYAUDIO_CACHE_DIR or the user cache)")
     progress: bool = Field(False, description="show a progress bar on stderr")
@@ -98,10 +98,12 @@ class RenderResult:
 
 
 def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
-           config: RenderConfig | None = None, *, on_progress: Progress | None = None) -> RenderResult:
+           config: RenderConfig | None = None, *, on_progress: Progress | None = None,
+           executor: Executor | None = None) -> RenderResult:
     """Render ``script`` (a Script, a script dict, or a script file) into ``outdir``. ``on_progress`` (see
     :data:`Progress`) hears each stage start and end and each clip as it is ready; an exception it raises
-    stops the render (the previous output stays)."""
+    stops the render (the previous output stays). ``executor`` renders the clips (several renders may share
+    one, e.g. a Ray cluster's actors); by default the one ``config.executor`` names, made and closed here."""
     config = config or RenderConfig()
     outdir = Path(outdir)
     sr = config.sample_rate
@@ -111,6 +113,7 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     # 1. Validate the script and the settings (before any work, so bad input costs nothing).
     script = _as_script(script)
     preset = get_preset(config.preset)
+    _check_executor(config, executor)
 
     # 2. Choose and build one backend per audio type the script uses; 3. cast a voice for every character;
     # 4. plan: tracks, seeds, known durations.
@@ -118,9 +121,12 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
 
     stage = prepare_outdir(outdir, config.force)  # refuses a bad folder; clears what killed renders left
     staging = stage.path
+    own_executor: Executor | None = None
     try:
         stages.begin("clips", total=len(planned.events))
-        renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, config.jobs, stages.step)
+        if executor is None:
+            executor = own_executor = make_executor(config.executor, config.jobs, config.ray_address)
+        renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, executor, stages.step)
 
         # 5. Render the foreground; speech lengths become known.
         clips = renderer.run([_ask(ev, ev.requested) for ev in planned.foreground])
@@ -162,6 +168,8 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         raise
     finally:
         stages.close()
+        if own_executor is not None:
+            own_executor.close()
         for b in backends.values():
             b.close()
 
@@ -180,6 +188,7 @@ def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None
     config = config or RenderConfig()
     script = _as_script(script)
     get_preset(config.preset)
+    _check_executor(config, None)
     backends, _, warnings = _prepare(script, config)
     for b in backends.values():
         b.close()
@@ -207,6 +216,17 @@ def _prepare(script: Script, config: RenderConfig) -> tuple[dict[str, Backend], 
             b.close()
         raise
     return backends, planned, warnings
+
+
+def _check_executor(config: RenderConfig, executor: Executor | None) -> None:
+    """``--executor ray`` without Ray installed is the user's to fix (exit 2), before any work."""
+    if executor is None and config.executor == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            from .cluster import require_ray
+
+            require_ray()
 
 
 def _as_script(script: Script | dict | str | os.PathLike) -> Script:
@@ -295,19 +315,20 @@ def _ask(ev: Event, seconds: float | None) -> BackendEvent:
 
 
 class _ClipRenderer:
-    """Renders events through their backends: cache first, then in parallel (batched where a backend
-    batches). ``on_clip()`` is called as each clip is ready (in the calling thread)."""
+    """Renders events through their backends: cache first, then the rest on the executor, grouped into
+    batches of each backend's ``batch_size`` (:mod:`storyaudio.executors`: threads here, or a Ray cluster).
+    ``on_clip()`` is called as each clip is ready (in the calling thread)."""
 
-    def __init__(self, backends: dict[str, Backend], cache: ClipCache, sample_rate: int, jobs: int,
+    def __init__(self, backends: dict[str, Backend], cache: ClipCache, sample_rate: int, executor: Executor,
                  on_clip: Callable[[], None]):
         self.backends = backends
         self.cache = cache
         self.sr = sample_rate
-        self.jobs = jobs
+        self.executor = executor
         self.on_clip = on_clip
-        self.locks = {id(b): threading.Lock() for b in backends.values()}
         self.rendered_rows: list[int] = []
         self.cached_rows: list[int] = []
+        self.keys: dict[int, str] = {}  # row -> the cache key of its clip (what reuse compares)
 
     def _key(self, backend: Backend, bev: BackendEvent) -> str:
         # a cached clip is the backend's output as _accept converted it (resampled by storyaudio.audio)
@@ -321,7 +342,7 @@ class _ClipRenderer:
         todo: dict[int, tuple[Backend, list[tuple[BackendEvent, str]]]] = {}
         for bev in asks:
             backend = self.backends[bev.kind]
-            key = self._key(backend, bev)
+            key = self.keys[bev.row] = self._key(backend, bev)
             hit = self.cache.get(key)
             if hit is not None:
                 out[bev.row] = self._accept(backend, bev, hit)
@@ -329,39 +350,25 @@ class _ClipRenderer:
                 self.on_clip()
             else:
                 todo.setdefault(id(backend), (backend, []))[1].append((bev, key))
-        tasks: list[tuple[Backend, list[tuple[BackendEvent, str]]]] = []
+        batches: list[Batch] = []
         for backend, items in todo.values():
             size = backend.batch_size
-            tasks += [(backend, items[i : i + size]) for i in range(0, len(items), size)]
-        if not tasks:
-            return out
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            futures = [pool.submit(self._render_group, b, items) for b, items in tasks]
-            try:
-                for fut in as_completed(futures):
-                    backend, done = fut.result()
-                    for bev, clip, key in done:
-                        clip = self._accept(backend, bev, clip)  # check and convert first: only good clips are cached
-                        self.cache.put(key, clip)
-                        out[bev.row] = clip
-                        self.rendered_rows.append(bev.row)
-                        self.on_clip()
-            except BaseException:  # Ctrl-C or a failed clip: drop the clips not started yet
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-        return out
-
-    def _render_group(self, backend: Backend, items: list[tuple[BackendEvent, str]]):
-        bevs = [b for b, _ in items]
+            batches += [Batch(backend, tuple(b for b, _ in items[i : i + size])) for i in range(0, len(items), size)]
+        keys = {bev.row: key for _, items in todo.values() for bev, key in items}
+        done = self.executor.run(batches, self.sr)
         try:
-            with contextlib.nullcontext() if backend.thread_safe else self.locks[id(backend)]:
-                clips = backend.render_batch(bevs, self.sr) if len(bevs) > 1 else [backend.render(bevs[0], self.sr)]
-        except StoryAudioError:
-            raise
-        except Exception as exc:  # a backend bug or a broken model: say which row and backend
-            raise RenderError(f"the {backend.name} backend failed: {type(exc).__name__}: {exc}",
-                              row=items[0][0].row) from exc
-        return backend, [(bev, clip, key) for (bev, key), clip in zip(items, clips)]
+            for batch, clips in done:
+                for bev, clip in zip(batch.events, clips):
+                    clip = self._accept(batch.backend, bev, clip)  # check and convert first: only good clips are cached
+                    self.cache.put(keys[bev.row], clip)
+                    out[bev.row] = clip
+                    self.rendered_rows.append(bev.row)
+                    self.on_clip()
+        finally:
+            close = getattr(done, "close", None)
+            if close is not None:
+                close()  # a failure here: the executor drops the batches not started yet
+        return out
 
     def _accept(self, backend: Backend, bev: BackendEvent, clip: Clip) -> Clip:
         """The clip at the render's rate (a new Clip when resampled); NaN or infinite samples are an error."""

@@ -445,5 +445,8 @@ class NeuralBackend(Backend[NO]):
         """The seed a clip's info reports: the ``seed`` option when set, else the row's."""
         return e.seed if self.options.seed is None else self.options.seed
 
+    def wants_gpu(self) -> bool:
+        return self.options.device != "cpu"  # auto: a GPU where the cluster has one
+
     def close(self) -> None:
         self._loaded = None  # the process-wide cache keeps the model for other instances

@@ -218,5 +218,10 @@ class Backend(Generic[O]):
         """Effect backends: the library entries closest to ``text``, best first."""
         return []
 
+    def wants_gpu(self) -> bool:
+        """True when this backend, as its options stand, renders on a GPU (``--executor ray`` then gives each
+        of its actors a card of its own)."""
+        return False
+
     def close(self) -> None:
         """Free models or processes. Called once at the end of a render."""

@@ -1,0 +1,120 @@
+"""Where clips are rendered: one small protocol, two places.
+
+The pipeline decides *what* to render (cache first, then the rows of one backend grouped into batches of its
+``batch_size``) and turns what comes back into clips at the render's rate; an executor only runs batches:
+
+    executor.run(batches, sample_rate) -> iterator of (batch, clips), in the order they finish
+
+* :class:`LocalExecutor`: a thread pool in this process (``jobs`` batches at once; a backend that is not
+  thread-safe renders one batch at a time);
+* :class:`storyaudio.cluster.RayExecutor`: actors on a Ray cluster, one per backend per device, each loading
+  its model once (``render --executor ray``).
+
+Both render the same batches with the same backends and options, so they give the same clips for the same
+seed. A failure raises: the backend's own :class:`~storyaudio.errors.StoryAudioError` (a missing model is the
+user's to fix), or a :class:`~storyaudio.errors.RenderError` naming the batch's first row; batches not yet
+started are dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
+
+from .errors import RenderError, StoryAudioError
+
+if TYPE_CHECKING:
+    from .backends.base import Backend, Clip, Event
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows one backend renders in one call (``render_batch``; ``render`` for a batch of one)."""
+
+    backend: "Backend"
+    events: tuple["Event", ...]
+
+    @property
+    def first_row(self) -> int:
+        return self.events[0].row
+
+
+class Executor(Protocol):
+    """Runs batches of clips somewhere; see the module docstring."""
+
+    def run(self, batches: Sequence[Batch], sample_rate: int) -> Iterator[tuple[Batch, list["Clip"]]]: ...
+
+    def close(self) -> None: ...
+
+
+def render_batch(backend: "Backend", events: Sequence["Event"], sample_rate: int) -> list["Clip"]:
+    """What every executor runs for one batch: ``render_batch`` for several rows, ``render`` for one, with a
+    bug in the backend reported as a RenderError naming the first row and the backend."""
+    try:
+        if len(events) > 1:
+            clips = list(backend.render_batch(list(events), sample_rate))
+        else:
+            clips = [backend.render(events[0], sample_rate)]
+    except StoryAudioError:
+        raise
+    except Exception as exc:  # a backend bug or a broken model: say which row and backend
+        raise RenderError(f"the {backend.name} backend failed: {type(exc).__name__}: {exc}",
+                          row=events[0].row) from exc
+    if len(clips) != len(events):
+        raise RenderError(f"the {backend.name} backend returned {len(clips)} clips for {len(events)} rows.",
+                          row=events[0].row)
+    return clips
+
+
+class LocalExecutor:
+    """A thread pool in this process: ``jobs`` batches at once; one batch at a time per backend that is not
+    thread-safe."""
+
+    def __init__(self, jobs: int = 2):
+        self.jobs = max(1, int(jobs))
+        self._locks: dict[int, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, backend: "Backend"):
+        if backend.thread_safe:
+            return contextlib.nullcontext()
+        with self._guard:
+            return self._locks.setdefault(id(backend), threading.Lock())
+
+    def _run_one(self, batch: Batch, sample_rate: int) -> list["Clip"]:
+        with self._lock(batch.backend):
+            return render_batch(batch.backend, batch.events, sample_rate)
+
+    def run(self, batches: Sequence[Batch], sample_rate: int) -> Iterator[tuple[Batch, list["Clip"]]]:
+        if not batches:
+            return
+        pool = ThreadPoolExecutor(max_workers=min(self.jobs, len(batches)))
+        futures = {pool.submit(self._run_one, b, sample_rate): b for b in batches}
+        try:
+            for fut in as_completed(futures):
+                batch = futures.pop(fut)  # a finished future holds its clips: let them go once taken
+                yield batch, fut.result()
+        except BaseException:  # Ctrl-C or a failed clip: drop the batches not started yet
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+    def close(self) -> None:
+        pass
+
+
+def make_executor(kind: str, jobs: int = 2, address: str | None = None) -> Executor:
+    """The executor ``render --executor KIND`` asks for: ``local`` (threads here) or ``ray`` (a Ray cluster at
+    ``address``; a local one when None)."""
+    if kind == "local":
+        return LocalExecutor(jobs)
+    if kind == "ray":
+        from .cluster import RayExecutor
+
+        return RayExecutor(address)
+    from .errors import OptionError
+
+    raise OptionError(f"--executor {kind}: unknown executor. Use local (this machine) or ray (a Ray cluster).")
