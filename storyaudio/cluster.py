@@ -196,7 +196,12 @@ class RayExecutor:
 
         def submit() -> None:
             for task in list(waiting):
-                actor = self._pick(task.pool, force=not running)  # never wait with nothing of ours running
+                if task.attempt:  # a retry runs alone on a fresh actor: a second death is its own
+                    with self._lock:
+                        actor = self._new_actor(task.pool)
+                        task.pool.load[id(actor)] = IN_FLIGHT_PER_ACTOR  # nothing else queues behind it
+                else:
+                    actor = self._pick(task.pool, force=not running)  # never wait with nothing of ours running
                 if actor is None:
                     continue
                 task.actor = actor
@@ -211,12 +216,13 @@ class RayExecutor:
                 task = running.pop(ref)
                 with self._lock:
                     if id(task.actor) in task.pool.load:
-                        task.pool.load[id(task.actor)] -= 1
+                        task.pool.load[id(task.actor)] = 0 if task.attempt else task.pool.load[id(task.actor)] - 1
                 try:
                     clips = ray.get(ref)
                 except RayActorError as exc:  # the worker died (killed, crashed, node lost): retry once
                     self._replace(task.pool, task.actor)
-                    if task.attempt >= 1:
+                    _raise_creation_error(exc, task.batch)  # the backend could not even be built there
+                    if task.attempt >= 1:  # it ran alone on a fresh worker, which died too: this batch kills it
                         raise RenderError(
                             f"the {task.batch.backend.name} backend's Ray worker died twice while rendering this "
                             f"row (and the rows batched with it): {_first_line(exc)}", row=task.batch.first_row) from None
@@ -254,6 +260,21 @@ class RayExecutor:
                     self.ray.kill(actor)
                 except Exception:  # noqa: BLE001 - already gone
                     pass
+
+
+def _raise_creation_error(exc: BaseException, batch: Batch) -> None:
+    """An actor whose backend raised while being built did not die by accident: raise what it raised (a
+    StoryAudioError as is, anything else as that row's RenderError) rather than retry."""
+    from ray.exceptions import RayTaskError
+
+    cause = getattr(exc, "cause", None)
+    if not isinstance(cause, RayTaskError):
+        return
+    original = getattr(cause, "cause", None)
+    if isinstance(original, StoryAudioError):
+        raise original from None
+    raise RenderError(f"the {batch.backend.name} backend could not start on the Ray cluster: "
+                      f"{_first_line(original or cause)}", row=batch.first_row) from None
 
 
 def _first_line(exc: BaseException) -> str:

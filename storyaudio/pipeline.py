@@ -221,12 +221,9 @@ def _prepare(script: Script, config: RenderConfig) -> tuple[dict[str, Backend], 
 def _check_executor(config: RenderConfig, executor: Executor | None) -> None:
     """``--executor ray`` without Ray installed is the user's to fix (exit 2), before any work."""
     if executor is None and config.executor == "ray":
-        import importlib.util
+        from .cluster import require_ray
 
-        if importlib.util.find_spec("ray") is None:
-            from .cluster import require_ray
-
-            require_ray()
+        require_ray()
 
 
 def _as_script(script: Script | dict | str | os.PathLike) -> Script:
@@ -479,11 +476,10 @@ def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, c
         duck = ducking_envelope(speech, n_samples, sr, config.duck_db)
     writers = {}
     if config.stems:
-        import soundfile as sf
+        from .mix.blockio import open_for_writing
 
         (staging / "stems").mkdir()
-        writers = {name: sf.SoundFile(str(staging / "stems" / f"{name}.wav"), "w", samplerate=sr, channels=2,
-                                      subtype="FLOAT") for name in tracks}
+        writers = {name: open_for_writing(staging / "stems" / f"{name}.wav", sr, 2) for name in tracks}
     try:
         return mix_to_file(list(tracks.values()), n_samples, staging / ".mix.npy", sr, duck,
                            writers if config.stems else None)

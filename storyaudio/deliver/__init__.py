@@ -16,9 +16,12 @@ from ..timeline import RenderedClip, Timeline
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_24") -> Path:
-    import soundfile as sf
+    """``audio`` ``(channels, samples)`` as a WAV; the same samples always make the same bytes."""
+    from ..mix.blockio import open_for_writing
 
-    sf.write(str(path), np.atleast_2d(audio).T, sample_rate, subtype=subtype)
+    audio = np.atleast_2d(audio)
+    with open_for_writing(path, sample_rate, audio.shape[0], subtype) as fh:
+        fh.write(np.ascontiguousarray(audio.T))
     return path
 
 

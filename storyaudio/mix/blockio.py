@@ -127,6 +127,25 @@ def open_audio(audio: AudioInput | AudioBlocks, sample_rate: int | None = None) 
     return reader
 
 
+#: libsndfile's command that turns the PEAK chunk of float files on or off (sndfile.h: SFC_SET_ADD_PEAK_CHUNK).
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+
+
+def open_for_writing(path: str | os.PathLike, sample_rate: int, channels: int, subtype: str = "FLOAT", **kw):
+    """A ``soundfile.SoundFile`` open for writing whose bytes follow from the samples alone: for float files,
+    libsndfile's PEAK chunk (which records the time of writing) is left out, so the same audio makes the same
+    file (renders can be compared byte for byte, and a re-render reuses what did not change)."""
+    import soundfile as sf
+
+    fh = sf.SoundFile(str(path), "w", samplerate=sample_rate, channels=channels, subtype=subtype, **kw)
+    if subtype in ("FLOAT", "DOUBLE"):
+        try:
+            sf._snd.sf_command(fh._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)  # SF_FALSE, before any data
+        except AttributeError:  # a soundfile without these internals: the chunk stays (and so does the time)
+            pass
+    return fh
+
+
 def _pcm24_steps(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x * np.float32(1 << 23)), -(1 << 23), (1 << 23) - 1).astype(np.int32)
 
@@ -151,9 +170,7 @@ class AudioWriter:
             header = {"descr": "<f4", "fortran_order": False, "shape": (frames, channels)}
             np.lib.format.write_array_header_2_0(self._fh, header)
         else:
-            import soundfile as sf
-
-            self._fh = sf.SoundFile(str(self.path), "w", samplerate=sample_rate, channels=channels, subtype=subtype)
+            self._fh = open_for_writing(self.path, sample_rate, channels, subtype)
 
     def write(self, block: np.ndarray) -> None:
         """Append ``block`` ``(channels, m)``. To 24-bit PCM, samples are rounded to the nearest step of
