@@ -3,9 +3,10 @@
 Optional: ``pip install 'storyaudio[neural]'`` and the weights (``cvssp/audioldm2`` by default, or a local
 directory passed with ``--set audioldm2.model=/path``).
 
-* The row's text is the prompt ("heavy rain on a tin roof"); the clip is exactly the duration the timeline
-  asks for. The model makes 16 kHz mono audio in windows of up to ``window_seconds`` (10.24 s, its training
-  length); longer effects are independent windows joined with ``crossfade_seconds`` crossfades.
+* The row's text is the prompt ("heavy rain on a tin roof"); the clip comes back at the model's rate and at
+  least as long as the timeline asks; the core resamples it and fits it to its slot. The model makes 16 kHz
+  mono audio in windows of up to ``window_seconds`` (10.24 s, its training length); longer effects are
+  independent windows joined with ``crossfade_seconds`` crossfades.
 * Every row (and every window) has its own seeded generator, so a row renders the same alone or batched with
   rows of its length; rows in the same ``bucket_seconds`` bucket share one pipeline call (``batch_size`` at
   most), generated at the bucket's longest length and each cut to its own.
@@ -127,13 +128,12 @@ class AudioLDM2Backend(nn_.NeuralBackend[AudioLDM2Options]):
             audio = made[(i, 0)]
             for k in range(1, plan[i]):
                 audio = nn_.crossfade_join(audio, made[(i, k)], int(round(xfade * sr)))
-            audio = nn_.resample(audio, sr, sample_rate)
-            audio = nn_.fit_length(audio, int(round(self._seconds(e) * sample_rate)), sample_rate)
+            # at the model's rate, at least the asked length: the core resamples and fits it to its slot
             detail = f"AudioLDM 2: {e.content}" + (f" ({plan[i]} crossfaded windows)" if plan[i] > 1 else "")
             clips.append(
                 Clip(
                     audio,
-                    sample_rate,
+                    sr,
                     detail,
                     {
                         "backend": self.name,

@@ -3,13 +3,14 @@
 Optional: ``pip install 'storyaudio[neural]'`` and the weights (``facebook/musicgen-small`` by default, or a
 local directory passed with ``--set musicgen.model=/path``).
 
-* The row's text is the prompt ("calm piano with soft strings"); the clip is exactly the duration the timeline
-  asks for. The model makes 50 frames a second at 32 kHz (mono, or stereo for the ``-stereo`` checkpoints).
+* The row's text is the prompt ("calm piano with soft strings"); the clip comes back at the model's rate and at
+  least as long as the timeline asks (whole frames), and the core resamples it and fits it to its slot. The
+  model makes 50 frames a second at 32 kHz (mono, or stereo for the ``-stereo`` checkpoints).
 * One call makes at most ``window_seconds`` (30 s, what MusicGen was trained on). Longer beds are extended by
   continuation (``extend=continue``: the last ``prompt_seconds`` of audio are the prompt of the next window,
   spliced with a short crossfade) or by independent windows joined with crossfades (``extend=crossfade``).
 * Rows whose durations fall in the same ``bucket_seconds`` bucket are generated together in one ``generate``
-  call (at the bucket's longest length, then cut to each row's own length).
+  call (at the bucket's longest length; each row keeps the frames it asked for).
 """
 
 from __future__ import annotations
@@ -117,12 +118,13 @@ class MusicGenBackend(nn_.NeuralBackend[MusicGenOptions]):
             texts = [e.content for e in rows]
             audio, windows = self._make(texts, total, seeds)
             for i, e, a in zip(idx, rows, audio):
-                a = nn_.resample(a, sr, sample_rate)
-                a = nn_.fit_length(a, int(round(self._seconds(e) * sample_rate)), sample_rate)
+                # the frames this row asked for (the call made the longest row's): at least its length, at the
+                # model's rate; the core resamples and fits it to its slot
+                a = a[:, : math.ceil(self._seconds(e) * sr / hop) * hop]
                 detail = f"MusicGen: {e.content}" + (f" ({windows} windows, {opts.extend})" if windows > 1 else "")
                 clips[i] = Clip(
                     a,
-                    sample_rate,
+                    sr,
                     detail,
                     {
                         "backend": self.name,
