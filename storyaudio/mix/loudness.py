@@ -63,10 +63,16 @@ def _blocks(n: int, sample_rate: int, block: float, overlap: float) -> tuple[np.
 class LoudnessMeter:
     """Integrated loudness and loudness range of a piece of known length, fed in order, block by block.
 
-    The K-weighting filters run with their state carried from block to block; the energy of each gating block
-    is read from a running sum of the filtered energy at the block edges (known up front from the length).
-    ``result()`` appends the 1.5 s of silence pyloudnorm's LRA measures after the end. Once every block edge
-    is passed, feeding costs nothing (``lra=False`` skips the LRA's blocks: integrated loudness alone)."""
+    The K-weighting filters run with their state carried from block to block. Each block's filtered energy is
+    kept as *pieces*: its sums between the gating-block edges that fall inside it (the edges are known up front
+    from the length). A gating block's energy is then the sum of the pieces inside it, added block by block on
+    its own: every figure is a fixed function of the pieces, and a piece depends only on its block's samples
+    and the filter state where the block begins. So a re-render that changed part of a piece can feed only
+    the blocks from the change on (from a :meth:`state` saved there) until the filter state matches the old
+    render's again, keep the old pieces for the rest, and get exactly the figures a full pass gives
+    (:meth:`pieces` / :meth:`set_pieces`). ``result()`` appends the 1.5 s of silence pyloudnorm's LRA measures
+    after the end. Once every block edge is passed, feeding costs nothing (``lra=False`` skips the LRA's
+    blocks: integrated loudness alone)."""
 
     def __init__(self, channels: int, sample_rate: int, frames: int, lra: bool = True):
         if channels > len(_CHANNEL_GAINS):
@@ -82,42 +88,86 @@ class LoudnessMeter:
                      if lra and frames >= 3.2 * sample_rate else None)
         parts = [b for bounds in (self._int, self._lra) if bounds is not None for b in bounds]
         self._edges = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
-        self._at_edge = np.zeros((channels, self._edges.size))  # energy of the samples before each edge
-        self._total = np.zeros(channels)
+        self._feeds: dict[int, np.ndarray] = {}  # start of a fed block -> its pieces (channels, k)
         self._pos = 0
         self._sos, self._gain = _k_weighting(sample_rate)
         self._state = np.zeros((self._sos.shape[0], channels, 2))
         self._done = not self._edges.size
 
-    def feed(self, block: np.ndarray) -> None:
-        """The next samples of the piece, ``(channels, m)``."""
+    # -- checkpoints (see the class docstring) --------------------------------------------------------------
+    def state(self) -> tuple[np.ndarray, int, bool]:
+        """Where the meter stands: the filters' state, the samples fed, whether every edge is passed."""
+        return self._state.copy(), self._pos, self._done
+
+    def restore(self, state: tuple[np.ndarray, int, bool]) -> None:
+        self._state, self._pos, self._done = state[0].copy(), int(state[1]), bool(state[2])
+
+    def pieces(self) -> dict[int, np.ndarray]:
+        """The pieces of every block fed so far, by the block's first sample."""
+        return self._feeds
+
+    def set_pieces(self, feeds: dict[int, np.ndarray]) -> None:
+        self._feeds = feeds
+
+    def feed(self, block: np.ndarray) -> np.ndarray | None:
+        """The next samples of the piece, ``(channels, m)``. Returns the block's pieces (None once every edge
+        is passed: nothing left to measure)."""
         from scipy.signal import sosfilt  # both channels at once: about twice as fast as lfilter per channel
 
         block = np.atleast_2d(block)
         s, m = self._pos, block.shape[1]
         self._pos += m
         if self._done or m == 0:
-            return
+            return None
         k0, k1 = np.searchsorted(self._edges, [s + 1, s + m + 1])  # edges inside (s, s + m]
         x = block.astype(np.float64)
         x += _DENORMAL_GUARD
         x, self._state = sosfilt(self._sos, x, axis=-1, zi=self._state)
         np.square(x, out=x)
-        # energy between consecutive edges inside the block, then running totals at the edges
+        # energy from the block's start to the first edge inside it, then between consecutive edges
         cuts = np.concatenate([[0], self._edges[k0:k1] - s])
-        parts = np.add.reduceat(x, cuts, axis=1) if cuts[-1] < m else np.add.reduceat(x, cuts[:-1], axis=1)
-        run = np.cumsum(parts, axis=1)
-        self._at_edge[:, k0:k1] = self._total[:, None] + run[:, : k1 - k0]
-        self._total += run[:, -1]
+        pieces = np.add.reduceat(x, cuts, axis=1) if cuts[-1] < m else np.add.reduceat(x, cuts[:-1], axis=1)
+        self._feeds[s] = pieces
         if k1 == self._edges.size:
             self._done = True  # every edge is known: the rest cannot change a figure
+        return pieces
 
-    def _powers(self, bounds: tuple[np.ndarray, np.ndarray], block: float) -> np.ndarray:
+    def _intervals(self) -> np.ndarray:
+        """Energy between each pair of consecutive edges ``(channels, edges - 1)``: the pieces inside it, added
+        in order."""
+        starts = sorted(self._feeds)
+        if not starts:
+            return np.zeros((self.channels, max(0, self._edges.size - 1)))
+        position, values = [], []
+        for s in starts:  # each block's pieces start at its first sample, then at each edge inside it
+            pieces = self._feeds[s]
+            k0 = np.searchsorted(self._edges, s + 1)
+            position.append(np.concatenate([[s], self._edges[k0 : k0 + pieces.shape[1] - 1]]))
+            values.append(pieces)
+        position, values = np.concatenate(position), np.concatenate(values, axis=1)
+        interval = np.searchsorted(self._edges, position, side="right") - 1  # the edge each piece follows
+        keep = (interval >= 0) & (interval < self._edges.size - 1)
+        interval, values = interval[keep], values[:, keep]
+        out = np.zeros((self.channels, max(0, self._edges.size - 1)))
+        if interval.size:
+            first = np.flatnonzero(np.r_[True, np.diff(interval) != 0])
+            out[:, interval[first]] = np.add.reduceat(values, first, axis=1)
+        return out
+
+    def _powers(self, bounds: tuple[np.ndarray, np.ndarray], block: float, intervals: np.ndarray) -> np.ndarray:
+        """Mean-square power of each gating block: the intervals inside it, summed block by block (a block's
+        figure depends on its own intervals alone)."""
         lo, hi = bounds
-        e_lo = self._at_edge[:, np.searchsorted(self._edges, lo)]
-        e_hi = self._at_edge[:, np.searchsorted(self._edges, hi)]
+        i0, i1 = np.searchsorted(self._edges, lo), np.searchsorted(self._edges, hi)
+        count = i1 - i0
+        width = int(count.max()) if count.size else 0
         weights = np.asarray(_CHANNEL_GAINS[: self.channels])[:, None]
-        power = (weights * np.maximum(e_hi - e_lo, 0.0)).sum(axis=0)
+        weighted = np.concatenate([(weights * intervals).sum(axis=0), [0.0]])  # the last entry: padding
+        if width == 0:
+            return np.zeros(lo.size)
+        index = i0[:, None] + np.arange(width)[None, :]
+        index = np.where(np.arange(width)[None, :] < count[:, None], index, weighted.size - 1)
+        power = np.maximum(weighted[index].sum(axis=1), 0.0)
         return power * (self._gain * self._gain / (block * self.sample_rate))
 
     def result(self) -> tuple[float, float]:
@@ -130,12 +180,13 @@ class LoudnessMeter:
         while not self._done and left > 0:  # the filters ring on into the LRA's appended silence
             self.feed(silence[:, :left])
             left -= silence.shape[1]
-        return self._integrated(), self._range()
+        intervals = self._intervals()
+        return self._integrated(intervals), self._range(intervals)
 
-    def _integrated(self) -> float:
+    def _integrated(self, intervals: np.ndarray) -> float:
         if self._int is None:
             return -math.inf
-        power = self._powers(self._int, self._block)
+        power = self._powers(self._int, self._block, intervals)
         level = _loudness(power)
         gated = level >= _ABSOLUTE_GATE
         if not gated.any():
@@ -144,10 +195,10 @@ class LoudnessMeter:
         gated = (level > relative) & (level > _ABSOLUTE_GATE)
         return float(_loudness(power[gated].mean() if gated.any() else 0.0))
 
-    def _range(self) -> float:
+    def _range(self, intervals: np.ndarray) -> float:
         if self._lra is None:
             return 0.0
-        level = _loudness(self._powers(self._lra, 3.0))
+        level = _loudness(self._powers(self._lra, 3.0, intervals))
         level = level[level >= _ABSOLUTE_GATE]
         if level.size == 0:
             return 0.0
