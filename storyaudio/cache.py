@@ -54,6 +54,31 @@ class ClipCache:
         return Clip(audio, int(meta["sample_rate"]), meta.get("detail", ""), meta.get("info", {}),
                     float(meta.get("level_db", 0.0)))
 
+    def gain(self, key: str, frames: int, target: float) -> float | None:
+        """The gain that brought the clip under ``key``, fitted to ``frames`` samples, to ``target`` LUFS when a
+        render last measured it (so a re-render does not measure unchanged clips again)."""
+        if not self.enabled:
+            return None
+        try:
+            gains = json.loads(self._paths(key)[1].with_suffix(".gains.json").read_text())
+            return float.fromhex(gains[f"{frames}|{float(target).hex()}"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put_gain(self, key: str, frames: int, target: float, gain: float) -> None:
+        if not self.enabled:
+            return
+        path = self._paths(key)[1].with_suffix(".gains.json")
+        try:
+            try:
+                gains = json.loads(path.read_text())
+            except (OSError, ValueError):
+                gains = {}
+            gains[f"{frames}|{float(target).hex()}"] = float(gain).hex()
+            atomic_write_text(path, json.dumps(gains))
+        except OSError:
+            pass  # a full or read-only cache must not fail a render
+
     def put(self, key: str, clip: Clip) -> None:
         if not self.enabled:
             return

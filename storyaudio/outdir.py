@@ -36,7 +36,8 @@ MANIFEST = ".storyaudio-manifest.json"
 _IGNORED = {".DS_Store", "Thumbs.db", "desktop.ini"}
 #: What a render wrote before manifests existed (a folder with timeline.json and mix.wav and no manifest).
 _LEGACY = re.compile(r"(mix\.wav|mix\.mp3|script\.json|timeline\.json|timeline\.png|subtitles\.srt|subtitles\.vtt"
-                     r"|labels\.txt|loudness\.json|clips/row\d+-[a-z_]+\.wav|stems/[^/]+\.wav)")
+                     r"|labels\.txt|loudness\.json|clips/row\d+-[a-z_]+\.wav|stems/[^/]+\.wav"
+                     r"|\.storyaudio-reuse/(state\.json|master\.npz))")  # (and a re-render's record, by name)
 #: Leftovers of the old per-folder swap inside OUTDIR (``.clips.old-PID``).
 _OLD_INSIDE = re.compile(r"\.(clips|stems)\.old-\d+")
 _SHOWN = 5

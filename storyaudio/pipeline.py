@@ -22,8 +22,7 @@ from typing import Any, Callable, Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import deliver
-from .deliver import subtitles
+from . import deliver, reuse
 from .audio import fit_length, resample
 from .backends import DEFAULTS, KINDS, Backend, build_backend, get_backend_class
 from .backends.base import Clip
@@ -32,10 +31,13 @@ from .cache import ClipCache, clip_key
 from .casting import Character, cast_characters, find_voice, voice_listing
 from .errors import BackendUnavailableError, OptionError, Problem, RenderError, ScriptError
 from .executors import Batch, Executor, make_executor
+from .deliver import subtitles
 from .fingerprint import code_fingerprint
+from .mix.blockio import open_for_writing
 from .mix.loudness import normalize_gain
-from .mix.master import MasterReport, get_preset, master_file
-from .mix.mixer import Source, Track, ducking_envelope, mix_to_file
+from .mix.master import MasterReport, get_preset, master_to_file
+from .mix.mixer import mix_to_file
+from .mix.passes import envelope
 from .outdir import prepare as prepare_outdir
 from .plan import place, plan
 from .script import Script, read_script
@@ -78,6 +80,8 @@ class RenderConfig(BaseModel):
                                                      "script file's folder, else the current directory)")
     allow_paths: list[Path] = Field(default_factory=list,
                                     description="more folders the script may name files in (--allow-path)")
+    reuse: bool = Field(True, description="keep what did not change since the last render into the same folder "
+                                          "(the same bytes as a render from scratch, sooner)")
 
 
 @dataclass
@@ -95,6 +99,9 @@ class RenderResult:
     cached_rows: list[int] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: What this render kept from the last one into the same folder: clip files linked, stems linked or
+    #: patched, seconds of mix made again, mastering steps recomputed per pass (of how many).
+    reused: dict[str, Any] = field(default_factory=dict)
 
 
 def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
@@ -138,28 +145,43 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         # 7. Render the background at the exact length of its span.
         clips.update(renderer.run([_ask(ev, ev.span) for ev in timeline.background]))
 
-        # 8. Fit each clip to its slot, normalise it to its row's loudness, and write clips/.
+        # 8. Fit each clip to its slot, normalise it to its row's loudness, and write clips/. What the last
+        # render into this folder made from the same clip, slot and target is kept (storyaudio.reuse).
+        previous = reuse.load(stage.outdir, _reuse_settings(config)) if config.reuse else None
         clip_dir = staging / "clips"
         clip_dir.mkdir()
-        rendered = {ev.row: _write_clip(ev, clips.pop(ev.row), clip_dir, sr) for ev in timeline.events}
+        made = _ClipFiles(clip_dir, sr, renderer.cache, previous)
+        rendered = {ev.row: made.write(ev, clips.pop(ev.row), renderer.keys[ev.row]) for ev in timeline.events}
 
-        # 9. Mix the tracks in blocks from the clip files (with ducking, pan and fades); write stems/.
+        # 9. Mix the tracks in blocks from the clip files (with ducking, pan and fades) and write stems/: the
+        # whole piece, or only the ranges whose clips, places or ducking changed since the last render.
         stages.begin("mix")
-        mixed = _mix(timeline, rendered, staging, config)
+        plan = reuse.MixPlan.of(timeline, rendered, made.identities, staging, config.ducking, config.duck_db,
+                                config.stems)
+        mixed, changed, stats = _mix(plan, previous, staging, config)
 
-        # 10. Master to the preset: integrated loudness and a true-peak limiter.
+        # 10. Master to the preset: integrated loudness and a true-peak limiter, streamed into mix.wav and
+        # measured as it is written (a re-render recomputes only the steps the changed ranges reach).
         stages.begin("master")
-        # streamed from the mix file into mix.wav, which is read back and measured; a float copy is mapped for
-        # the MP3 and the picture.
-        report = master_file(mixed, staging / "mix.wav", sr, preset, float_copy=staging / ".mastered.npy")
-        mastered = np.load(staging / ".mastered.npy", mmap_mode="r").T
+        try:
+            report, mastering = master_to_file(
+                mixed, staging / "mix.wav", sr, preset, previous=previous.master if changed is not None else None,
+                previous_file=previous.file("mix.wav") if changed is not None else None, changed=changed,
+                env_step=deliver.ENVELOPE_STEP)
+        finally:
+            if isinstance(mixed, reuse.MixSource):
+                mixed.close()
+            else:
+                mixed.unlink(missing_ok=True)  # the float mix: a working file only
+        final = mastering.find(mastering.final)
+        stats["master_steps"] = [len(r.redone) for r in mastering.passes], final.limiter.shape[0] - 1
 
-        # 11. Deliver the files.
+        # 11. Deliver the files (the picture draws in a thread meanwhile).
         stages.begin("deliver")
-        files = _deliver(staging, script, timeline, rendered, mastered, report, config)
-        del mastered
-        for scratch in (mixed, staging / ".mastered.npy"):  # the float mix and master: working files only
-            scratch.unlink()
+        wave = envelope(final, deliver.ENVELOPE_STEP, plan.frames), deliver.ENVELOPE_STEP
+        files = _deliver(staging, script, timeline, rendered, wave, report, config)
+        reuse.save(staging, _reuse_settings(config), made.records, plan, mastering,
+                   ["mix.wav"] + [f"stems/{t}.wav" for t in plan.names if config.stems])
         stages.end()
         files["timeline.json"] = deliver.write_json(staging / "timeline.json",
                                                     deliver.timeline_dict(timeline, rendered, stages.timings))
@@ -175,8 +197,9 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
 
     # 12. Move the finished set into the output folder; what the previous render wrote and this one did not goes.
     final = stage.commit(files)
+    stats["clips_kept"] = made.kept
     return RenderResult(outdir, final, timeline, rendered, report, renderer.rendered_rows, renderer.cached_rows,
-                        warnings, dict(stages.timings))
+                        warnings, dict(stages.timings), stats)
 
 
 def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None = None) -> list[Problem]:
@@ -448,62 +471,128 @@ def _progress_bar(enabled: bool) -> _RichBar | None:
     return _RichBar() if enabled and sys.stderr.isatty() else None
 
 
-def _write_clip(ev: PlacedEvent, clip: Clip, clip_dir: Path, sr: int) -> RenderedClip:
-    """Fit the clip to the event's slot, bring it to the row's loudness, and write it as a float WAV."""
-    audio = fit_length(clip.audio, int(round(ev.span * sr)), sr)
-    # a backend may ask for its clip to sit above or below the row's target ("distant", "light")
-    gain = normalize_gain(audio, sr, ev.target_lufs + clip.level_db)
-    audio = (audio * np.float32(gain)).astype(np.float32)
-    name = f"row{ev.row:03d}-{ev.audio_type}.wav"
-    deliver.write_wav(clip_dir / name, audio, sr, subtype="FLOAT")
-    return RenderedClip(ev.row, f"clips/{name}", clip.detail, dict(clip.info), clip.level_db,
-                        round(20 * float(np.log10(max(gain, 1e-12))), 2))
+class _ClipFiles:
+    """clips/: each clip fitted to its slot, brought to its row's loudness and written as a float WAV; or,
+    when the last render into this folder made that file from the same clip, slot and target, the old file
+    linked. ``identities`` (by row) and ``records`` (by file) say what made each file, for the mix plan and the
+    next render."""
+
+    def __init__(self, folder: Path, sample_rate: int, cache: ClipCache, previous: reuse.Previous | None):
+        self.folder, self.sr, self.cache, self.previous = folder, sample_rate, cache, previous
+        self.identities: dict[int, dict[str, Any]] = {}
+        self.records: dict[int, dict[str, Any]] = {}
+        self.kept = 0
+
+    def write(self, ev: PlacedEvent, clip: Clip, key: str) -> RenderedClip:
+        n = int(round(ev.span * self.sr))
+        target = ev.target_lufs + clip.level_db  # a backend may ask to sit above or below it ("distant")
+        name = f"row{ev.row:03d}-{ev.audio_type}.wav"
+        identity = {"key": key, "n": n, "target": float(target).hex()}
+        old = self.previous.clip(name, identity) if self.previous is not None else None
+        if old is not None:
+            reuse.link_or_copy(old[0], self.folder / name)
+            gain = old[1]
+            self.kept += 1
+        else:
+            audio = fit_length(clip.audio, n, self.sr)
+            gain = self.cache.gain(key, n, target)
+            if gain is None:
+                gain = normalize_gain(audio, self.sr, target)
+                self.cache.put_gain(key, n, target, gain)
+            deliver.write_wav(self.folder / name, (audio * np.float32(gain)).astype(np.float32), self.sr,
+                              subtype="FLOAT")
+        self.identities[ev.row] = {**identity, "gain": float(gain).hex()}
+        self.records[ev.row] = {"name": name, "id": identity, "gain": gain}
+        return RenderedClip(ev.row, f"clips/{name}", clip.detail, dict(clip.info), clip.level_db,
+                            round(20 * float(np.log10(max(gain, 1e-12))), 2))
 
 
-def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, config: RenderConfig) -> Path:
-    sr = timeline.sample_rate
-    n_samples = timeline.mix_samples  # the timeline and a short tail of room after its end
-    tracks: dict[str, Track] = {}
-    for ev in timeline.events:
-        track = tracks.setdefault(ev.track, Track(ev.track, ducked=ev.layout == "background" and config.ducking))
-        start = int(round(ev.start * sr))
-        length = int(round(ev.span * sr))
-        track.sources.append(Source(start=start, length=length, path=staging / rendered[ev.row].clip_file,
-                                    pan=ev.pan, fade_in=int(ev.fade_in * sr), fade_out=int(ev.fade_out * sr)))
-    duck = None
-    if config.ducking:
-        speech = [(e.start, e.end) for e in timeline.foreground if e.audio_type == "speech"]
-        duck = ducking_envelope(speech, n_samples, sr, config.duck_db)
-    writers = {}
-    if config.stems:
-        from .mix.blockio import open_for_writing
+def _reuse_settings(config: RenderConfig) -> dict[str, Any]:
+    """The settings a mix and master depend on besides the clips and their places: a record made with others
+    is not reused."""
+    return {"sample_rate": config.sample_rate, "preset": config.preset, "ducking": config.ducking,
+            "duck_db": config.duck_db, "stems": config.stems}
 
-        (staging / "stems").mkdir()
-        writers = {name: open_for_writing(staging / "stems" / f"{name}.wav", sr, 2) for name in tracks}
-    try:
-        return mix_to_file(list(tracks.values()), n_samples, staging / ".mix.npy", sr, duck,
-                           writers if config.stems else None)
-    finally:
-        for w in writers.values():
-            w.close()
+
+def _mix(plan: reuse.MixPlan, previous: reuse.Previous | None, staging: Path,
+         config: RenderConfig) -> tuple[Path | reuse.MixSource, list[tuple[int, int]] | None, dict[str, Any]]:
+    """The mix mastering reads, the ranges that changed since the last render (None: all of it), and what was
+    kept. A first render (or one of another length) mixes the whole piece into ``.mix.npy`` and writes
+    stems/ alongside; a re-render mixes on demand only where mastering reads (:class:`reuse.MixSource`), and
+    links or patches the stems."""
+    changed = plan.changed(previous)
+    sr = plan.sample_rate
+    if changed is None:
+        writers = {}
+        if config.stems:
+            (staging / "stems").mkdir()
+            writers = {t.name: open_for_writing(staging / "stems" / f"{t.name}.wav", sr, 2) for t in plan.tracks}
+        try:
+            path = mix_to_file(plan.tracks, plan.frames, staging / ".mix.npy", sr, plan.duck,
+                               writers if config.stems else None)
+        finally:
+            for w in writers.values():
+                w.close()
+        return path, None, {"mixed_seconds": plan.frames / sr, "stems_remade": len(writers)}
+    remade = reuse.write_stems(plan, previous, staging / "stems") if config.stems else []
+    return (reuse.MixSource(plan, staging / ".mix.part"), changed,
+            {"mixed_seconds": sum(b - a for a, b in changed) / sr, "stems_remade": len(remade)})
 
 
 def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[int, RenderedClip],
-             audio: np.ndarray, report: MasterReport, config: RenderConfig) -> dict[str, Path]:
-    """Every file but timeline.json (written after this stage, with its time)."""
+             wave: tuple[np.ndarray, int], report: MasterReport, config: RenderConfig) -> dict[str, Path]:
+    """Every file but timeline.json (written after this stage, with its time). ``wave``: the picture's
+    waveform, the peak of each bin of the master and the bin's samples."""
+    import threading
+
     sr = config.sample_rate
     files: dict[str, Path] = {"clips": staging / "clips"}
     if config.stems:
         files["stems"] = staging / "stems"
-    files["mix.wav"] = staging / "mix.wav"  # written by master_file (step 10), read back and measured there
-    if config.mp3:
-        files["mix.mp3"] = deliver.write_mp3(staging / "mix.mp3", audio, sr, script.title)
-    files["script.json"] = deliver.write_json(staging / "script.json", script.to_dict())
-    (staging / "subtitles.srt").write_text(subtitles.srt(timeline), encoding="utf-8")
-    (staging / "subtitles.vtt").write_text(subtitles.vtt(timeline), encoding="utf-8")
-    (staging / "labels.txt").write_text(subtitles.labels(timeline), encoding="utf-8")
-    files.update({n: staging / n for n in ("subtitles.srt", "subtitles.vtt", "labels.txt")})
-    files["loudness.json"] = deliver.write_json(staging / "loudness.json", report.to_dict())
+    files["mix.wav"] = staging / "mix.wav"  # written by mastering (step 10), measured as it was written
+    drawn: list[BaseException] = []
+    picture = None
+    if config.picture:  # drawn meanwhile: the rest of delivery is file writing
+        def draw() -> None:
+            try:
+                deliver.timeline_png(staging / "timeline.png", timeline, envelope=wave)
+            except BaseException as exc:  # noqa: BLE001 - raised again below, in the render's thread
+                drawn.append(exc)
+
+        picture = threading.Thread(target=draw, name="storyaudio-picture")
+        picture.start()
+    try:
+        if config.mp3:
+            files["mix.mp3"] = _mp3(staging, sr, script.title)
+        files["script.json"] = deliver.write_json(staging / "script.json", script.to_dict())
+        (staging / "subtitles.srt").write_text(subtitles.srt(timeline), encoding="utf-8")
+        (staging / "subtitles.vtt").write_text(subtitles.vtt(timeline), encoding="utf-8")
+        (staging / "labels.txt").write_text(subtitles.labels(timeline), encoding="utf-8")
+        files.update({n: staging / n for n in ("subtitles.srt", "subtitles.vtt", "labels.txt")})
+        files["loudness.json"] = deliver.write_json(staging / "loudness.json", report.to_dict())
+    finally:
+        if picture is not None:
+            picture.join()
+    if drawn:
+        raise drawn[0]
     if config.picture:
-        files["timeline.png"] = deliver.timeline_png(staging / "timeline.png", timeline, audio)
+        files["timeline.png"] = staging / "timeline.png"
     return files
+
+
+def _mp3(staging: Path, sample_rate: int, title: str) -> Path:
+    """mix.mp3 from mix.wav, through a float copy read as a memory map (decoded a block at a time)."""
+    from .mix.blockio import AudioWriter, open_audio
+
+    scratch = staging / ".mastered.npy"
+    try:
+        with open_audio(staging / "mix.wav", sample_rate) as src, \
+                AudioWriter(scratch, src.channels, src.frames, sample_rate) as out:
+            for block in src.blocks():
+                out.write(block)
+        mastered = np.load(scratch, mmap_mode="r").T
+        path = deliver.write_mp3(staging / "mix.mp3", mastered, sample_rate, title)
+        del mastered
+        return path
+    finally:
+        scratch.unlink(missing_ok=True)

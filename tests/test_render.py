@@ -143,7 +143,8 @@ def test_every_promised_file_is_there(rendered):
     assert len(list((out / "clips").glob("*.wav"))) == 6
     top = {p.name for p in out.iterdir()}  # nothing else: no working files (the float mix, the master) left over
     assert top == {"mix.wav", "mix.mp3", "script.json", "timeline.json", "subtitles.srt", "subtitles.vtt",
-                   "labels.txt", "loudness.json", "timeline.png", "stems", "clips", ".storyaudio-manifest.json"}
+                   "labels.txt", "loudness.json", "timeline.png", "stems", "clips", ".storyaudio-manifest.json",
+                   ".storyaudio-reuse"}  # the record a re-render into this folder starts from
 
 
 def test_timeline_json_describes_every_row(rendered):

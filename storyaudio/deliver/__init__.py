@@ -67,10 +67,19 @@ def timeline_dict(timeline: Timeline, clips: Mapping[int, RenderedClip], timings
 _COLOURS = {"speech": "#3b7dd8", "music": "#d8893b", "sound_effect": "#4caf50"}
 
 
-def timeline_png(path: Path, timeline: Timeline, mix: np.ndarray | None = None) -> Path:
+#: Bins of the waveform the picture draws (about; each a whole number of samples).
+PICTURE_BINS = 2000
+#: Samples per bin of the envelope mastering measures for the picture (grouped into about PICTURE_BINS to
+#: draw): a fixed size, so a re-render keeps the bins before an edit even when the piece's length changed.
+ENVELOPE_STEP = 1024
+
+
+def timeline_png(path: Path, timeline: Timeline, mix: np.ndarray | None = None,
+                 envelope: tuple[np.ndarray, int] | None = None) -> Path:
     """A picture a person reads at a glance: the mix's waveform on top, one lane per track below, each event
     a bar labelled with its row, speaker or description. Drawn on its own Figure (not pyplot's shared state),
-    so renders in several threads can draw at once."""
+    so renders in several threads can draw at once. The waveform is ``mix``'s, or ``envelope`` (the peak of
+    each bin and the bin's samples, as mastering measures them while it writes)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
@@ -84,11 +93,16 @@ def timeline_png(path: Path, timeline: Timeline, mix: np.ndarray | None = None) 
     FigureCanvasAgg(fig)
     ax_w, ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1.4, height]})
     total = timeline.duration or 1.0
-    if mix is not None and mix.size:
+    if envelope is None and mix is not None and mix.size:
         env = np.abs(np.atleast_2d(mix)).max(axis=0)
-        bins = 2000
-        step = max(1, env.size // bins)
-        trimmed = env[: env.size // step * step].reshape(-1, step).max(axis=1)
+        step = max(1, env.size // PICTURE_BINS)
+        envelope = env[: env.size // step * step].reshape(-1, step).max(axis=1), step
+    if envelope is not None and envelope[0].size:
+        trimmed, step = envelope
+        group = -(-trimmed.size // PICTURE_BINS)  # fine bins drawn about PICTURE_BINS at a time
+        if group > 1:
+            trimmed = np.pad(trimmed, (0, -trimmed.size % group)).reshape(-1, group).max(axis=1)
+            step *= group
         t = np.arange(trimmed.size) * step / timeline.sample_rate
         ax_w.fill_between(t, -trimmed, trimmed, color="#555555", linewidth=0)
         ax_w.set_ylim(-1, 1)

@@ -146,6 +146,45 @@ def open_for_writing(path: str | os.PathLike, sample_rate: int, channels: int, s
     return fh
 
 
+def data_offset(path: str | os.PathLike) -> tuple[int, int]:
+    """Where the samples of a WAV file begin (bytes) and the bytes of one sample (3 for 24-bit, 4 for
+    float): what a re-render needs to write new samples over part of a copy of the file."""
+    import struct
+
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise ValueError(f"{path} is not a RIFF WAVE file")
+        width = None
+        while True:
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                raise ValueError(f"{path} has no data chunk")
+            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"fmt ":
+                body = fh.read(size + (size % 2))
+                width = struct.unpack("<H", body[14:16])[0] // 8
+            elif cid == b"data":
+                if width is None:
+                    raise ValueError(f"{path} has its data before its format")
+                return fh.tell(), width
+            else:
+                fh.seek(size + (size % 2), 1)
+
+
+def encode_frames(x: np.ndarray, subtype: str) -> bytes:
+    """``x`` ``(channels, m)`` as the bytes :class:`AudioWriter` puts in a WAV's data chunk for ``subtype``
+    (``PCM_24``: little-endian 24-bit steps, rounded and clipped as it does; ``FLOAT``: little-endian
+    float32), interleaved."""
+    frames = np.ascontiguousarray(np.asarray(x, dtype=np.float32).T)
+    if subtype == "PCM_24":
+        steps = _pcm24_steps(frames).astype("<i4")
+        return steps.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+    if subtype == "FLOAT":
+        return frames.astype("<f4").tobytes()
+    raise ValueError(f"cannot encode {subtype} samples")
+
+
 def _pcm24_steps(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x * np.float32(1 << 23)), -(1 << 23), (1 << 23) - 1).astype(np.int32)
 

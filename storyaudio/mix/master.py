@@ -25,8 +25,9 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UserError
-from .blockio import AudioBlocks, AudioInput, AudioWriter, open_audio, quantize_pcm24
-from .loudness import _HALF, LoudnessMeter, Measurement, _sample_peaks, measure, true_peak
+from .blockio import AudioBlocks, AudioInput, AudioWriter, open_audio
+from .loudness import _HALF, Measurement, _sample_peaks, true_peak
+from .passes import PassRecord, Ranges, Sink, SourceRecord, measure_source, run_pass
 
 
 @dataclass(frozen=True)
@@ -111,75 +112,116 @@ class _Pass:
         return self.growth / self.energy if self.energy > 0 else 1.0
 
 
-def _render(src: AudioBlocks, sample_rate: int, gain: float, limit: float | None, write: Callable[[np.ndarray], None],
-            post: float = 1.0, lookahead: float = 0.005, release: float = 0.08) -> _Pass:
-    """One pass: ``src * gain``, limited so its true peak stays at ``limit`` (linear; None: no limiter),
-    times ``post``, handed to ``write`` block by block in order. Returns what the limiter did.
+class _Grid:
+    """The limiter's steps over a piece of ``frames`` samples: step ``i`` computes the gain of ``_STEP_HOPS``
+    control hops and outputs samples ``output(i)``, reading ``reads(i)`` (its hops, the look-ahead around them
+    and the true-peak filter's context). Each step depends only on what it reads and on the limiter's state
+    where it begins (the released gain of the last few hops), so a pass can start at any step from a saved
+    state: a re-render recomputes only the steps whose input changed, and the few after them until the state
+    is the old render's again."""
+
+    def __init__(self, frames: int, sample_rate: int, lookahead: float = 0.005, release: float = 0.08):
+        self.frames = frames
+        self.hop = max(1, sample_rate // 1000)
+        self.hold = max(1, int(round(lookahead * 1000)))  # hops
+        self.smooth = max(0, min(2, self.hold - 2))  # moving-average radius; hold >= smooth + 2 keeps every
+        # gain near a peak low
+        self.coef = math.exp(-1.0 / max(1.0, release * 1000))
+        self.steps = min(_STEP_HOPS, -(-frames // self.hop) + self.hold + self.smooth + 2)
+        self.history = 2 * self.smooth + 2  # released gains carried from step to step
+        count = 0
+        while self.output(count)[1] < frames:
+            count += 1
+        self.count = count + 1 if frames > 0 else 0
+
+    def _frontier(self, i: int) -> int:
+        return -self.hold + i * self.steps  # first hop whose gain step i computes
+
+    def output(self, i: int) -> tuple[int, int]:
+        """Samples ``[a, b)`` step ``i`` outputs (empty for a first step that ends before the piece starts)."""
+        f = self._frontier(i)
+        j0, j1 = f - 1 - self.smooth, f + self.steps - 1 - self.smooth
+        a, b = max(j0 * self.hop, 0), min(j1 * self.hop, self.frames)
+        return a, max(a, b)
+
+    def reads(self, i: int) -> tuple[int, int]:
+        f = self._frontier(i)
+        return (f - self.hold) * self.hop - _HALF + 1, (f + self.steps + self.hold) * self.hop + _HALF
+
+    def initial(self) -> tuple[np.ndarray, np.ndarray]:
+        """The state before the first step: silence before the piece, gain 1."""
+        return np.ones(self.history), np.zeros(self.history)
+
+
+def _limit_step(grid: _Grid, src: AudioBlocks, i: int, state: tuple[np.ndarray, np.ndarray], gain: float,
+                limit: float | None, post: float) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float, float, bool]:
+    """Step ``i`` of one pass: ``src * gain``, limited so its true peak stays at ``limit`` (linear; None: no
+    limiter), times ``post``. Returns the output samples ``(channels, b - a)`` of :meth:`_Grid.output`, the
+    state after it, the step's energy and growth (see :class:`_Pass`) and whether it limited.
 
     The limiter works at a 1 ms control rate. Per hop it takes the true peak (the same 8x meter that measures
     the result, computed only where it can reach the limit), asks for ``limit / peak`` there, holds the lowest
     request over +-``lookahead`` (so gain is down before a peak arrives and stays down across it), recovers
     exponentially (``release``), smooths over 5 hops and interpolates per sample. Every gain around a peak is
-    at or below what that peak asked for. The pass walks the piece in steps of ``_STEP_HOPS`` hops, re-reading
-    the few hops of look-ahead and filter context at each step's edges and carrying the release state over.
-    Alongside, the gain curve's derivative with respect to ln(gain) follows the same selections (the minimum
-    held, the peak released), so the pass also knows how much louder more gain would make it.
-    """
-    n = src.frames
-    stats = _Pass()
+    at or below what that peak asked for. Alongside, the gain curve's derivative with respect to ln(gain)
+    follows the same selections (the minimum held, the peak released), so the pass also knows how much louder
+    more gain would make it."""
+    a, b = grid.output(i)
     if limit is None:
-        scale = np.float32(gain * post)
-        for block in src.blocks():
-            write(block * scale)
-        return stats
+        x = src.read(a, b)
+        power = float(np.einsum("ij,ij->", x, x, dtype=np.float64))
+        return x * np.float32(gain * post), state, power, power, False
     window = np.lib.stride_tricks.sliding_window_view
-    hop = max(1, sample_rate // 1000)
-    hold = max(1, int(round(lookahead * 1000)))  # hops
-    smooth = max(0, min(2, hold - 2))  # moving-average radius; hold >= smooth + 2 keeps every gain near a peak low
-    coef = math.exp(-1.0 / max(1.0, release * 1000))
-    steps = min(_STEP_HOPS, -(-n // hop) + hold + smooth + 2)
-    history = np.ones(2 * smooth + 2)  # released gain of the hops just before the frontier
-    d_history = np.zeros(2 * smooth + 2)  # and its derivative
-    frontier = -hold  # first hop whose gain is not yet computed; before it, silence: gain 1
-    done = 0
-    while done < n:
-        first = (frontier - hold) * hop - _HALF + 1  # samples read: the hops' peaks need the filter's context
-        ext = src.read(first, (frontier + steps + hold) * hop + _HALF)
-        peaks = _sample_peaks(ext, limit / gain).reshape(steps + 2 * hold, hop).max(axis=1) * gain
-        need = np.minimum(1.0, limit / np.maximum(peaks, 1e-12))
-        d_need = np.where(need < 1.0, -need, 0.0)
-        lowest = window(need, 2 * hold + 1).argmin(axis=1) + np.arange(steps)
-        held, d_held = need[lowest], d_need[lowest]  # hops [F, F + steps)
-        released, source = _release(held, coef, history[-1], sources=True)
-        reduction_in = 1.0 - np.concatenate([[history[-1]], held])
-        d_in = np.concatenate([[d_history[-1]], d_held])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d_released = np.where(reduction_in[source] > 0, d_in[source] * (1.0 - released) / reduction_in[source], 0.0)
-        released = np.concatenate([history, released])  # from hop F - 2 - 2 * smooth
-        d_released = np.concatenate([d_history, d_released])
-        g = window(released, 2 * smooth + 1).mean(axis=1)
-        j0, j1 = frontier - 1 - smooth, frontier + steps - 1 - smooth  # hops output now; g covers [j0 - 1, j1]
-        a, b = max(j0 * hop, 0), min(j1 * hop, n)
-        if b > a:
-            x = ext[:, j0 * hop - first : j1 * hop - first]  # whole hops; trimmed to [a, b) when written
-            power = np.einsum("ij,ij->j", x, x).reshape(steps, hop).sum(axis=1, dtype=np.float64)
-            mid = g[1:-1]  # the gain at the centre of each hop output now
-            if mid.min() < 1.0 or g[0] < 1.0 or g[-1] < 1.0:
-                stats.limited = True
-                d_mid = window(d_released, 2 * smooth + 1).mean(axis=1)[1:-1]
-                stats.energy += float(power @ np.square(mid))
-                stats.growth += float(power @ (mid * (mid + d_mid)))
-                curve = _hop_curve(g, hop, gain * post)
-                y = x * curve
-            else:
-                stats.energy += float(power.sum())
-                stats.growth += float(power.sum())
-                y = x * np.float32(gain * post)
-            write(y[:, a - j0 * hop : b - j0 * hop])
-            done = b
-        history, d_history = released[-(2 * smooth + 2) :], d_released[-(2 * smooth + 2) :]
-        frontier += steps
-    return stats
+    hop, hold, smooth, steps = grid.hop, grid.hold, grid.smooth, grid.steps
+    history, d_history = state
+    frontier = grid._frontier(i)
+    first, last = grid.reads(i)
+    ext = src.read(first, last)
+    peaks = _sample_peaks(ext, limit / gain).reshape(steps + 2 * hold, hop).max(axis=1) * gain
+    need = np.minimum(1.0, limit / np.maximum(peaks, 1e-12))
+    d_need = np.where(need < 1.0, -need, 0.0)
+    lowest = window(need, 2 * hold + 1).argmin(axis=1) + np.arange(steps)
+    held, d_held = need[lowest], d_need[lowest]  # hops [F, F + steps)
+    released, source = _release(held, grid.coef, history[-1], sources=True)
+    reduction_in = 1.0 - np.concatenate([[history[-1]], held])
+    d_in = np.concatenate([[d_history[-1]], d_held])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_released = np.where(reduction_in[source] > 0, d_in[source] * (1.0 - released) / reduction_in[source], 0.0)
+    released = np.concatenate([history, released])  # from hop F - 2 - 2 * smooth
+    d_released = np.concatenate([d_history, d_released])
+    g = window(released, 2 * smooth + 1).mean(axis=1)
+    after = (released[-grid.history :], d_released[-grid.history :])
+    j0 = frontier - 1 - smooth  # hops output now: [j0, j0 + steps); g covers [j0 - 1, j0 + steps]
+    if b <= a:
+        return np.zeros((ext.shape[0], 0), np.float32), after, 0.0, 0.0, False
+    x = ext[:, j0 * hop - first : (j0 + steps) * hop - first]  # whole hops; trimmed to [a, b) below
+    power = np.einsum("ij,ij->j", x, x).reshape(steps, hop).sum(axis=1, dtype=np.float64)
+    mid = g[1:-1]  # the gain at the centre of each hop output now
+    if mid.min() < 1.0 or g[0] < 1.0 or g[-1] < 1.0:
+        d_mid = window(d_released, 2 * smooth + 1).mean(axis=1)[1:-1]
+        energy, growth = float(power @ np.square(mid)), float(power @ (mid * (mid + d_mid)))
+        y = x * _hop_curve(g, hop, gain * post)
+        limited = True
+    else:
+        energy = growth = float(power.sum())
+        y = x * np.float32(gain * post)
+        limited = False
+    return y[:, a - j0 * hop : b - j0 * hop], after, energy, growth, limited
+
+
+def _render(src: AudioBlocks, sample_rate: int, gain: float, limit: float | None, write: Callable[[np.ndarray], None],
+            post: float = 1.0, lookahead: float = 0.005, release: float = 0.08) -> _Pass:
+    """One pass over the whole piece (see :func:`_limit_step`), handed to ``write`` step by step in order.
+    Returns what the limiter did."""
+    grid = _Grid(src.frames, sample_rate, lookahead, release)
+    state = grid.initial()
+    energy, growth, limited = np.zeros(grid.count), np.zeros(grid.count), False
+    for i in range(grid.count):
+        y, state, energy[i], growth[i], hit = _limit_step(grid, src, i, state, gain, limit, post)
+        limited = limited or hit
+        if y.shape[1]:
+            write(y)
+    return _Pass(limited, float(energy.sum()), float(growth.sum()))
 
 
 def limit_true_peak(audio: np.ndarray, sample_rate: int, ceiling_dbtp: float,
@@ -191,21 +233,26 @@ def limit_true_peak(audio: np.ndarray, sample_rate: int, ceiling_dbtp: float,
     if audio.shape[1] == 0:
         return audio
     ceiling = 10 ** (ceiling_dbtp / 20)
-    output = _ArrayOutput(audio.shape, sample_rate)
     aim, post = ceiling * 0.998, 1.0  # a hair of margin for float rounding
+    out = np.empty_like(audio)
     with open_audio(audio) as src:
         for attempt in range(5):
-            output.open()
-            if not _render(src, sample_rate, 1.0, aim, output.write, post, lookahead, release).limited:
+            pos = [0]
+
+            def write(block: np.ndarray) -> None:
+                out[:, pos[0] : pos[0] + block.shape[1]] = block
+                pos[0] += block.shape[1]
+
+            if not _render(src, sample_rate, 1.0, aim, write, post, lookahead, release).limited:
                 return audio
-            measured = true_peak(output.audio)
+            measured = true_peak(out)
             if measured <= ceiling:
                 break
             if attempt < 3:
                 aim *= ceiling / measured * 0.999
             else:  # a last resort that cannot fail: true peak scales with gain
                 post *= ceiling / measured * 0.9999
-    return output.audio
+    return out
 
 
 # -- mastering ----------------------------------------------------------------------------------------------
@@ -244,42 +291,79 @@ def _passes(preset: Preset, result: Measurement) -> bool:
     return ok
 
 
-def _master(src: AudioBlocks, sample_rate: int, preset: Preset, output: "_Output") -> tuple[MasterReport, bool]:
-    """The mastering decisions, shared by :func:`master` and :func:`master_file`: each pass renders the source
-    into ``output`` (measuring its loudness as it goes); the output that reaches the target is then measured
-    whole from where it landed (``output.measure()``: for a file, read back) and must be under the ceiling.
-    Returns the report of that measurement, and False when the source needed no processing at all (no
-    preset and nothing over full scale: nothing was rendered, the report measures the source)."""
-    source = measure(src, sample_rate, peaks=preset.target_lufs is None)  # with a target, its peak is not used
-    if preset.target_lufs is None and preset.true_peak_dbtp is None and source.sample_peak <= 1.0:
-        return _report(preset, source, 0.0), False
+#: Mastering gains are chosen on this grid (dB). A re-render whose edit moves the mix's loudness by less than
+#: the grid's resolution keeps the same gain, and so the same output wherever the mix did not change: only
+#: the edited region is mastered again. 0.05 dB is far below what anyone hears, and well inside the presets'
+#: 0.5 LU tolerance.
+GAIN_STEP_DB = 0.05
+
+
+@dataclass
+class MasterState:
+    """What mastering decided and measured, step by step (:mod:`storyaudio.mix.passes`): the source's
+    measurement, every pass run (the search's), and which one made the output. A re-render hands it back with
+    the ranges of the mix that changed, and recomputes only what those ranges reach."""
+
+    source: SourceRecord
+    passes: list[PassRecord]
+    final: tuple | None = None
+    processed: bool = True
+
+    def find(self, key: tuple) -> PassRecord | None:
+        return next((r for r in self.passes if r.key == key), None)
+
+
+def _master(src: AudioBlocks, sample_rate: int, preset: Preset, sink: Callable[[tuple], Sink], quantised: bool,
+            previous: MasterState | None = None, changed: Ranges | None = None,
+            env_step: int = 0) -> tuple[MasterReport, MasterState]:
+    """The mastering decisions, shared by :func:`master` and :func:`master_file`: measure the source, then
+    render passes (each into ``sink(key)``, measuring what it writes, quantised to 24 bits when ``quantised``)
+    at gains on the :data:`GAIN_STEP_DB` grid until the loudness is on target, and, should the output's true
+    peak be over the ceiling, again with the limiter aimed lower. The report states the last pass's figures
+    (its output is what the file holds). With ``previous`` (the state of an earlier render of a mix that
+    differs only in ``changed``), every pass recomputes only what the changes reach."""
+    source = measure_source(src, sample_rate, previous.source if previous else None, changed)
+    state = MasterState(source, [])
+
+    def run(key: tuple) -> PassRecord:
+        rec = run_pass(src, sample_rate, key, sink(key), previous.find(key) if previous else None, changed, env_step)
+        state.passes.append(rec)
+        state.final = key
+        return rec
+
+    def measured(rec: PassRecord) -> Measurement:
+        return Measurement(rec.lufs, rec.lra, rec.true_peak, rec.sample_peak)
+
+    if preset.target_lufs is None and preset.true_peak_dbtp is None and source.peak <= 1.0:
+        rec = run((0.0, None, 1.0, quantised))  # nothing to change: the output holds the source as it is
+        state.processed = False
+        return _report(preset, measured(rec), 0.0), state
     ceiling_db = preset.true_peak_dbtp if preset.true_peak_dbtp is not None else NO_PRESET_CEILING_DBTP
     ceiling, limit_at = 10 ** (ceiling_db / 20), 10 ** ((ceiling_db - MARGIN_DB) / 20)
     aim, post = limit_at, 1.0
     target = preset.target_lufs
-    gain_db = target - source.integrated_lufs if target is not None and math.isfinite(source.integrated_lufs) else 0.0
-    tried: list[tuple[float, float]] = []  # (gain_db, the loudness it gave)
-    out = None
+    k = round((target - source.lufs) / GAIN_STEP_DB) if target is not None and math.isfinite(source.lufs) else 0
+    tried: dict[int, float] = {}  # grid step -> the loudness it gave
+    rec = None
     for attempt in range(10):
-        lufs, slope = _render_into(output, src, sample_rate, gain_db, aim, post)
-        out = None
-        off = target - lufs if target is not None and math.isfinite(lufs) else 0.0
-        tried.append((gain_db, lufs))
+        rec = run((k * GAIN_STEP_DB, aim, post, quantised))
+        off = target - rec.lufs if target is not None and math.isfinite(rec.lufs) else 0.0
+        tried[k] = rec.lufs
         if abs(off) >= 0.05 and len(tried) < 6:
-            gain_db = _next_gain(tried, target, slope)
-            continue
-        out = output.measure()
-        if out.true_peak <= ceiling:
+            nxt = round(_next_gain([(j * GAIN_STEP_DB, v) for j, v in sorted(tried.items())], target, rec.slope)
+                        / GAIN_STEP_DB)
+            if nxt not in tried:
+                k = nxt
+                continue
+        if rec.true_peak <= ceiling:
             break
         # Over the ceiling (the gain moving under a peak, or quantisation): aim the limiter lower; as a last
         # resort scale the limited output down, which its true peak follows exactly.
         if attempt < 5:
-            aim *= limit_at / out.true_peak * 0.999
+            aim *= limit_at / rec.true_peak * 0.999
         else:
-            post *= limit_at / out.true_peak
-    if out is None:
-        out = output.measure()
-    return _report(preset, out, gain_db + 20 * math.log10(post)), True
+            post *= limit_at / rec.true_peak
+    return _report(preset, measured(rec), k * GAIN_STEP_DB + 20 * math.log10(post)), state
 
 
 def _next_gain(tried: list[tuple[float, float]], target: float, slope: float) -> float:
@@ -299,74 +383,30 @@ def _next_gain(tried: list[tuple[float, float]], target: float, slope: float) ->
     return gain + max(-20.0, min(20.0, step))
 
 
-def _render_into(output: "_Output", src: AudioBlocks, sample_rate: int, gain_db: float, limit: float | None,
-                 post: float) -> tuple[float, float]:
-    """One pass of :func:`_render` into ``output``; returns the integrated loudness of what was rendered and
-    the pass's own estimate of how it would change with gain (:attr:`_Pass.slope`)."""
-    meter = LoudnessMeter(src.channels, sample_rate, src.frames, lra=False)
-
-    def write(block: np.ndarray) -> None:
-        meter.feed(block)
-        output.write(block)
-
-    output.open()
-    try:
-        stats = _render(src, sample_rate, 10 ** (gain_db / 20), limit, write, post)
-    except BaseException:
-        output.abort()
-        raise
-    output.close()
-    return meter.result()[0], stats.slope
-
-
 def _report(preset: Preset, result: Measurement, gain_db: float) -> MasterReport:
     return MasterReport(preset.name, preset.target_lufs, result.integrated_lufs, result.loudness_range_lu,
                         result.true_peak_dbtp, preset.true_peak_dbtp, gain_db, _passes(preset, result))
 
 
-class _Output:
-    """Where a pass writes: ``open`` / ``write`` blocks in order / ``close``; ``measure`` measures the last
-    output where it landed."""
+class _ArraySink(Sink):
+    """A pass written into an array (the in-memory :func:`master`)."""
 
-    def open(self) -> None: ...
-    def write(self, block: np.ndarray) -> None: ...
-    def close(self) -> None: ...
-    def measure(self) -> Measurement: ...
+    def __init__(self, shape: tuple[int, int]):
+        self.audio = np.empty(shape, np.float32)
 
-    def abort(self) -> None:
-        """A pass failed: release what is open, check nothing."""
+    def write(self, step: int, a: int, b: int, block: np.ndarray) -> None:
+        self.audio[:, a:b] = block
 
 
-class _ArrayOutput(_Output):
-    def __init__(self, shape: tuple[int, int], sample_rate: int):
-        self.audio, self.sample_rate, self.pos = np.empty(shape, np.float32), sample_rate, 0
-
-    def open(self) -> None:
-        self.pos = 0
-
-    def write(self, block: np.ndarray) -> None:
-        self.audio[:, self.pos : self.pos + block.shape[1]] = block
-        self.pos += block.shape[1]
-
-    def measure(self) -> Measurement:
-        return measure(self.audio, self.sample_rate)
-
-
-class _FileOutput(_Output):
-    """A file (any format soundfile writes, e.g. 24-bit WAV) and optionally a float32 ``.npy`` copy, written
-    to temporary names beside their targets; ``measure`` reads the file back."""
+class _FileSink(Sink):
+    """A pass written in order to a file (any format soundfile writes, e.g. 24-bit WAV) and optionally a float32
+    ``.npy`` copy of the same samples, under temporary names beside their targets."""
 
     def __init__(self, paths: list[Path], channels: int, frames: int, sample_rate: int, subtype: str):
-        self.paths, self.channels, self.frames, self.sample_rate, self.subtype = paths, channels, frames, sample_rate, subtype
-        self.writers: list[AudioWriter] = []
+        self.writers = [AudioWriter(paths[0], channels, frames, sample_rate, subtype)]
+        self.writers += [AudioWriter(p, channels, frames, sample_rate) for p in paths[1:]]
 
-    def open(self) -> None:
-        self.writers = [AudioWriter(self.paths[0], self.channels, self.frames, self.sample_rate, self.subtype)]
-        self.writers += [AudioWriter(p, self.channels, self.frames, self.sample_rate) for p in self.paths[1:]]
-
-    def write(self, block: np.ndarray) -> None:
-        if self.subtype == "PCM_24" and len(self.writers) > 1:
-            block = quantize_pcm24(block)  # the float copy holds exactly what the file holds
+    def write(self, step: int, a: int, b: int, block: np.ndarray) -> None:
         for w in self.writers:
             w.write(block)
 
@@ -378,8 +418,12 @@ class _FileOutput(_Output):
         for w in self.writers:
             w.abort()
 
-    def measure(self) -> Measurement:
-        return measure(self.paths[0], self.sample_rate)  # read back: what the file holds
+
+class _NoSink(Sink):
+    """A pass measured only."""
+
+    def write(self, step: int, a: int, b: int, block: np.ndarray) -> None:
+        pass
 
 
 def master(audio: np.ndarray, sample_rate: int, preset: Preset) -> tuple[np.ndarray, MasterReport]:
@@ -389,10 +433,15 @@ def master(audio: np.ndarray, sample_rate: int, preset: Preset) -> tuple[np.ndar
 
     The same engine as :func:`master_file`, so both give the same audio (the file's is 24-bit)."""
     audio = np.asarray(np.atleast_2d(audio), dtype=np.float32)
-    output = _ArrayOutput(audio.shape, sample_rate)
+    sinks: list[_ArraySink] = []
+
+    def sink(key: tuple) -> Sink:
+        sinks.append(_ArraySink(audio.shape))
+        return sinks[-1]
+
     with open_audio(audio) as src:
-        report, processed = _master(src, sample_rate, preset, output)
-    return (output.audio if processed else audio), report
+        report, state = _master(src, sample_rate, preset, sink, quantised=False)
+    return (sinks[-1].audio if state.processed else audio), report
 
 
 def master_file(src: AudioInput, dst: str | os.PathLike, sample_rate: int, preset: Preset,
@@ -400,26 +449,117 @@ def master_file(src: AudioInput, dst: str | os.PathLike, sample_rate: int, prese
     """Master a piece held on disk (or in memory: any :data:`~storyaudio.mix.blockio.AudioInput`) into the
     WAV ``dst`` (24-bit), block by block: peak memory is a few blocks at any length.
 
-    The output that reaches the loudness target is read back from the file and measured (loudness, LRA, 8x
-    true peak): the report states what landed, quantisation included, and a file over the ceiling is made
-    again with the limiter aimed lower. ``dst``, and ``float_copy`` (an optional ``.npy`` of exactly the
-    samples ``dst`` holds, as float32 frames, for readers that want to map them), appear only when all
-    succeeded; a previous file stays untouched until then."""
+    Each pass measures exactly the samples it writes (quantised to the file's 24-bit steps, as the writer
+    rounds them), so the report states what landed, and a file over the ceiling is made again with the limiter
+    aimed lower. ``dst``, and ``float_copy`` (an optional ``.npy`` of exactly the samples ``dst`` holds, as
+    float32 frames, for readers that want to map them), appear only when all succeeded; a previous file stays
+    untouched until then."""
+    return master_to_file(src, dst, sample_rate, preset, float_copy=float_copy, subtype=subtype)[0]
+
+
+def master_to_file(src: AudioInput | AudioBlocks, dst: str | os.PathLike, sample_rate: int, preset: Preset, *,
+                   float_copy: str | os.PathLike | None = None, subtype: str = "PCM_24",
+                   previous: MasterState | None = None, previous_file: str | os.PathLike | None = None,
+                   changed: Ranges | None = None, env_step: int = 0) -> tuple[MasterReport, MasterState]:
+    """:func:`master_file`, returning also the :class:`MasterState` a later render can start from. Given
+    ``previous`` (the state of the render that wrote ``previous_file``, a mix that differs from ``src`` only in
+    the ``changed`` ranges), each pass recomputes only the steps those ranges reach, and ``dst`` is
+    ``previous_file`` with those steps written anew: byte for byte the file a full master makes."""
     dst = Path(dst)
     temps = [dst.with_name(f".{dst.stem}.{os.getpid()}.part{dst.suffix}")]
     if float_copy is not None:
         temps.append(Path(float_copy).with_name(f".{Path(float_copy).stem}.{os.getpid()}.part.npy"))
+    quantised = subtype == "PCM_24"
+    sparse: dict[tuple, _SparseSink] = {}
     try:
         with open_audio(src, sample_rate) as reader:
-            output = _FileOutput(temps, reader.channels, reader.frames, sample_rate, subtype)
-            report, processed = _master(reader, sample_rate, preset, output)
-            if not processed:  # nothing to change: the file holds the source as it is
-                _render_into(output, reader, sample_rate, 0.0, None, 1.0)
-                report = _report(preset, output.measure(), 0.0)
+            channels, frames = reader.channels, reader.frames
+            reuse = (previous is not None and previous_file is not None and Path(previous_file).is_file()
+                     and float_copy is None)
+
+            def sink(key: tuple) -> Sink:
+                if not reuse:
+                    return _FileSink(temps, channels, frames, sample_rate, subtype)
+                part = dst.with_name(f".{dst.stem}.{os.getpid()}.pass{len(sparse)}.npy")
+                sparse[key] = _SparseSink(part, frames, channels)
+                return sparse[key]
+
+            report, state = _master(reader, sample_rate, preset, sink, quantised,
+                                    previous if reuse else None, changed, env_step)
+            if reuse:
+                final = state.find(state.final)
+                if previous.final != state.final:  # the old file holds another pass: this one, whole
+                    run_pass(reader, sample_rate, state.final, _FileSink(temps, channels, frames, sample_rate,
+                                                                         subtype))
+                else:
+                    _assemble(temps[0], previous_file, sparse[state.final], final.redone, frames, channels,
+                              sample_rate, subtype, _Grid(frames, sample_rate))
         os.replace(temps[0], dst)
         if float_copy is not None:
             os.replace(temps[1], float_copy)
     finally:
         for t in temps:
             t.unlink(missing_ok=True)
-    return report
+        for sp in sparse.values():
+            sp.path.unlink(missing_ok=True)
+    return report, state
+
+
+class _SparseSink(Sink):
+    """The steps a re-render's pass recomputed, as float32 frames at their place in a ``.npy`` the piece's
+    length (the rest never written: a sparse file)."""
+
+    def __init__(self, path: Path, frames: int, channels: int):
+        self.path, self.channels = path, channels
+        self._fh = open(path, "wb+")
+        np.lib.format.write_array_header_2_0(self._fh, {"descr": "<f4", "fortran_order": False,
+                                                        "shape": (frames, channels)})
+        self.offset = self._fh.tell()
+        self._fh.truncate(self.offset + frames * channels * 4)
+
+    def write(self, step: int, a: int, b: int, block: np.ndarray) -> None:
+        self._fh.seek(self.offset + a * self.channels * 4)
+        self._fh.write(np.ascontiguousarray(block.T, dtype="<f4").tobytes())
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        self._fh.seek(self.offset + a * self.channels * 4)
+        data = np.frombuffer(self._fh.read((b - a) * self.channels * 4), dtype="<f4")
+        return data.reshape(b - a, self.channels).T
+
+    def close(self) -> None:
+        self._fh.flush()
+
+    def abort(self) -> None:
+        self._fh.close()
+
+
+def _assemble(dst: Path, old: str | os.PathLike, new: _SparseSink, redone: list[int], frames: int, channels: int,
+              sample_rate: int, subtype: str, grid: "_Grid") -> None:
+    """``dst``: the old file (same format) with the recomputed steps' samples in place of its own: a copy with
+    those steps written over it when the length is the same, else written step by step (the old file's
+    samples where a step was not recomputed: a piece whose end moved keeps its beginning)."""
+    import shutil
+
+    from .blockio import data_offset, encode_frames
+
+    try:
+        with open_audio(old, sample_rate) as before:
+            same = before.frames == frames and before.channels == channels
+            if not same:
+                done = set(redone)
+                with AudioWriter(dst, channels, frames, sample_rate, subtype) as out:
+                    for i in range(grid.count):
+                        a, b = grid.output(i)
+                        if b > a:
+                            out.write(new.read(a, b) if i in done else before.read(a, b))
+                return
+        shutil.copyfile(old, dst)
+        offset, width = data_offset(dst)
+        with open(dst, "r+b") as fh:
+            for i in redone:
+                a, b = grid.output(i)
+                if b > a:
+                    fh.seek(offset + a * channels * width)
+                    fh.write(encode_frames(new.read(a, b), subtype))
+    finally:
+        new.abort()

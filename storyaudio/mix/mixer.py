@@ -221,11 +221,40 @@ def mix_to_file(tracks: Sequence[Track], n_samples: int, path: str | os.PathLike
     return path
 
 
+def mix_range(tracks: Sequence[Track], a: int, b: int, duck: Callable[[int, int], np.ndarray] | None = None,
+              per_track: bool = False, on_track: Callable[[str, int, int, np.ndarray], None] | None = None,
+              only: set[str] | None = None, block: int = BLOCK) -> np.ndarray:
+    """Samples ``[a, b)`` of the mix, ``(2, b - a)``: exactly what :func:`mix_to_file` writes there. Every
+    output sample is the same sum of the same products whatever blocks it is computed in, so a re-render can
+    mix only the ranges that changed. ``per_track``: sum each track first and then the tracks, as a mix that
+    writes stems does (the sum's rounding follows that order); ``on_track(name, a, b, frames)`` then hears
+    each track's own samples (a stem's), and ``only`` limits the mix to those tracks."""
+    out = np.zeros((b - a, 2), dtype=np.float32)
+    writers = None
+    if per_track or on_track is not None:
+        writers = {t.name: _Positioned(t.name, on_track) for t in tracks}
+    chosen = [t for t in tracks if only is None or t.name in only]
+    for lo, hi in _mix_blocks(chosen, b, lambda lo, hi: out[lo - a : hi - a], duck, writers, block, start=a):
+        pass
+    return out.T
+
+
+class _Positioned:
+    """A stem 'writer' that tells ``on_track`` where each block it receives belongs (or drops it)."""
+
+    def __init__(self, name: str, on_track: Callable[[str, int, int, np.ndarray], None] | None):
+        self.name, self.on_track, self.at = name, on_track, 0
+
+    def write(self, frames: np.ndarray) -> None:
+        if self.on_track is not None:
+            self.on_track(self.name, self.at, self.at + frames.shape[0], frames)
+
+
 def _mix_blocks(tracks: Sequence[Track], n_samples: int, target: Callable[[int, int], np.ndarray],
                 duck: Callable[[int, int], np.ndarray] | None, stem_writers: dict[str, object] | None,
-                block: int) -> Iterator[tuple[int, int]]:
-    """Sum block after block into ``target(a, b)`` (a zeroed ``(b - a, 2)`` float32 view), yielding each
-    block's bounds once it is complete."""
+                block: int, start: int = 0) -> Iterator[tuple[int, int]]:
+    """Sum block after block of ``[start, n_samples)`` into ``target(a, b)`` (a zeroed ``(b - a, 2)`` float32
+    view), yielding each block's bounds once it is complete."""
     readers = {id(s): _Reader(s) for t in tracks for s in t.sources}
     ordered = [sorted(t.sources, key=lambda s: s.start) for t in tracks]
     scratch = np.empty(block * 2, dtype=np.float32)
@@ -233,12 +262,14 @@ def _mix_blocks(tracks: Sequence[Track], n_samples: int, target: Callable[[int, 
     track_buf = np.empty((block, 2), dtype=np.float32)
     ducking = duck is not None and any(t.ducked for t in tracks)
     try:
-        for a in range(0, n_samples, block):
+        for a in range(start, n_samples, block):
             b = min(n_samples, a + block)
             out = target(a, b)
             duck_env = duck(a, b) if ducking else None
             for track, sources in zip(tracks, ordered):
                 stem = stem_writers.get(track.name) if stem_writers is not None else None
+                if isinstance(stem, _Positioned):
+                    stem.at = a
                 dst = None
                 if stem is not None:
                     dst = track_buf[: b - a]
@@ -315,9 +346,22 @@ def ducking_envelope(intervals: Sequence[tuple[float, float]], n_samples: int, s
         smooth[i0:i1] = np.maximum(smooth[i0:i1], shape)
     gains_db = depth_db * smooth
     control = (10 ** (gains_db / 20)).astype(np.float32)
-    times = np.arange(nc, dtype=np.float64) * (sample_rate / control_rate)
+    return _Ducking(control, sample_rate / control_rate)
 
-    def env(a: int, b: int) -> np.ndarray:
-        return np.interp(np.arange(a, b, dtype=np.float64), times, control).astype(np.float32)
 
-    return env
+class _Ducking:
+    """The ducking gain: ``env(a, b)`` for timeline samples ``[a, b)``, interpolated from ``values`` (one per
+    control step of ``spacing`` samples). :meth:`reach` says which values samples ``[a, b)`` read, so a
+    re-render can tell where the envelope changed without computing it."""
+
+    def __init__(self, values: np.ndarray, spacing: float):
+        self.values, self.spacing = values, spacing
+        self.times = np.arange(values.size, dtype=np.float64) * spacing
+
+    def __call__(self, a: int, b: int) -> np.ndarray:
+        return np.interp(np.arange(a, b, dtype=np.float64), self.times, self.values).astype(np.float32)
+
+    def reach(self, a: int, b: int) -> tuple[int, int]:
+        lo = max(0, min(self.values.size - 1, int(math.floor(a / self.spacing))))
+        hi = min(self.values.size, max(lo + 1, int(math.floor((b - 1) / self.spacing)) + 2))
+        return lo, hi
