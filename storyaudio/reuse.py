@@ -210,7 +210,7 @@ class MixPlan:
         if previous is None or previous.data.get("tracks") != self.names or previous.file("mix.wav") is None:
             return None
         old, old_frames = previous.data["signatures"], previous.data["frames"]
-        common = min(self.frames, old_frames) // BLOCK  # whole blocks both pieces have
+        common = _common_blocks(self.frames, old_frames)
         ranges: list[tuple[int, int]] = []
         for j in range(-(-self.frames // BLOCK)):
             if j >= common or any(old[name][j] != sigs[j] for name, sigs in self.signatures.items()):
@@ -229,8 +229,14 @@ class MixPlan:
         old = previous.data["signatures"].get(name)
         if old is None:
             return None
-        common = min(self.frames, previous.data["frames"]) // BLOCK
+        common = _common_blocks(self.frames, previous.data["frames"])
         return [j for j, sig in enumerate(self.signatures[name]) if j >= common or old[j] != sig]
+
+
+def _common_blocks(frames: int, old_frames: int) -> int:
+    """Blocks two pieces share by place and extent: all of them at the same length, else the whole blocks
+    before the shorter end."""
+    return -(-frames // BLOCK) if frames == old_frames else min(frames, old_frames) // BLOCK
 
 
 class MixSource(AudioBlocks):

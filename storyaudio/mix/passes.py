@@ -51,8 +51,10 @@ def _with_length_change(changed: Ranges, old_frames: int, frames: int, sample_ra
     return out
 
 
-def _first_change(changed: Ranges, frames: int) -> int:
-    return min([a for a, _ in changed], default=frames + 1)
+def _kept_before(old_frames: int, frames: int, sample_rate: int) -> int:
+    """Old records of blocks starting before this sample are valid (when the length changed, those from 4 s
+    before the shorter end are all made again: see :func:`_with_length_change`)."""
+    return frames + 1 if old_frames == frames else max(0, min(old_frames, frames) - 4 * sample_rate)
 
 
 def _before(pieces: dict[int, "np.ndarray | tuple"], position: int) -> dict:
@@ -93,7 +95,7 @@ def measure_source(src: AudioBlocks, sample_rate: int, old: SourceRecord | None 
         keep = min(count, old.zi.shape[0] - 1)  # blocks both lengths have (those reaching an end are changed)
         rec.zi[: keep + 1], rec.done[: keep + 1] = old.zi[: keep + 1], old.done[: keep + 1]
         rec.peaks[:keep] = old.peaks[:keep]
-        rec.pieces.update(_before(old.pieces, _first_change(changed, n)))
+        rec.pieces.update(_before(old.pieces, _kept_before(old.frames, n, sample_rate)))
     meter.set_pieces(rec.pieces)
     i = 0
     while i < count:
@@ -103,9 +105,14 @@ def measure_source(src: AudioBlocks, sample_rate: int, old: SourceRecord | None 
             nxt = next((k for k in range(i + 1, count) if _touches(changed, k * _READ, min(n, (k + 1) * _READ))),
                        count)  # the state at the next changed block is the old one's: jump there
             nxt = min(nxt, keep)
-            meter.restore((old.zi[nxt], min(n, nxt * _READ), bool(old.done[nxt])))
-            i = nxt
-            continue
+            if nxt == count - 1 and n - nxt * _READ < meter._warmup:  # a short last block needs the one before
+                nxt -= 1
+            if nxt <= i:
+                nxt = i  # nothing to skip: compute this block
+            else:
+                meter.restore((old.zi[nxt], min(n, nxt * _READ), bool(old.done[nxt])))
+                i = nxt
+                continue
         rec.zi[i], rec.done[i] = zi, done
         block = src.read(a, b)
         rec.peaks[i] = float(np.abs(block).max()) if block.size else 0.0
@@ -198,7 +205,7 @@ def run_pass(src: AudioBlocks, sample_rate: int, key: tuple, sink: Sink, old: Pa
             getattr(rec, name)[: keep + 1] = getattr(old, name)[: keep + 1]
         for name in ("energy", "growth", "limited", "tp", "peaks"):
             getattr(rec, name)[:keep] = getattr(old, name)[:keep]
-        first = _first_change(changed, n)
+        first = _kept_before(old.frames, n, sample_rate)
         rec.pieces.update(_before(old.pieces, first))
         rec.env.update({i: v for i, v in old.env.items() if i < keep and grid.output(i)[1] <= first})
     meter.set_pieces(rec.pieces)
@@ -210,10 +217,14 @@ def run_pass(src: AudioBlocks, sample_rate: int, key: tuple, sink: Sink, old: Pa
     try:
         while i < count:
             zi, _pos, done = meter.state()
+            nxt = i
             if (usable and i not in dirty_set and i < keep and _same(limiter[0], old.limiter[i, 0])
                     and _same(limiter[1], old.limiter[i, 1]) and _same(zi, old.zi[i]) and done == old.done[i]
                     and _same(tail, old.tail[i])):
                 nxt = min(next((k for k in dirty if k > i), count), keep)  # the old state holds up to there
+                if nxt == count - 1 and n - grid.output(nxt)[0] < meter._warmup:
+                    nxt -= 1  # a short last step: the meter needs the step before it
+            if nxt > i:
                 limiter = (old.limiter[nxt, 0].copy(), old.limiter[nxt, 1].copy())
                 meter.restore((old.zi[nxt], grid.output(nxt)[0] if nxt < count else n, bool(old.done[nxt])))
                 tail = old.tail[nxt].copy()

@@ -1,0 +1,154 @@
+"""Re-rendering into the same folder keeps what did not change (clip files, stems, the mix and the mastering
+outside the edited region), and what it writes is byte for byte what a render from scratch writes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from helpers import TONE, end_row, row
+
+from storyaudio.pipeline import RenderConfig, render
+from storyaudio.reuse import STATE_DIR
+
+WORDS = "the storm came in at dusk the way the old keeper said it would and the light held".split()
+
+
+def story() -> dict:
+    """About 55 s with the tone backend: 16 lines of three speakers and a few timed effects, with a music bed
+    under the first six lines and rain under lines 3 to 11. The lines' volume puts the piece's loudness
+    between two steps of the mastering gain's grid, so the small edits below keep the gain (and with it the
+    master outside the edit); test_a_new_mastering_gain_... covers an edit that moves it."""
+    rows = [row("music", "background", 1, None, -32, "begin", "slow strings")]
+    for i in range(16):
+        if i == 3:
+            rows.append(row("sound_effect", "background", 2, None, -30, "begin", "rain on the roof"))
+        if i == 6:
+            rows.append(end_row(1, "music"))
+        if i == 12:
+            rows.append(end_row(2, "sound_effect"))
+        words = " ".join(WORDS[(i * 5 + k) % len(WORDS)] for k in range(6 + i % 4))
+        rows.append(row(character=("Ann", "Bob", "Cy")[i % 3], content=f"{words} {i}", volume=-15.04))
+        if i % 5 == 4:
+            rows.append(row("sound_effect", content=f"a door knock {i}", duration=1.5, volume=-20))
+    return {"title": "Storm", "rows": rows}
+
+
+def files(out: Path) -> dict[str, bytes]:
+    """Every output file by path, timeline.json without its timings (seconds differ run to run)."""
+    got = {}
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out).as_posix()
+        if p.is_file() and not rel.startswith((STATE_DIR, ".storyaudio-manifest")):
+            data = p.read_bytes()
+            if p.name == "timeline.json":
+                d = json.loads(data)
+                d.pop("timings")
+                data = json.dumps(d).encode()
+            got[rel] = data
+    return got
+
+
+def rerender(tmp_path: Path, before: dict, *afters: dict, **settings):
+    """Render ``before``, then each of ``afters`` in turn into the same folder (each keeping what it can), and
+    each from scratch into another folder; each pair must hold the same bytes. Returns the last re-render's
+    result. (No picture unless asked: it is drawn from the same envelope either way, and takes time.)"""
+    config = RenderConfig(use=TONE, **{"picture": False, **settings})
+    render(before, tmp_path / "warm", config)
+    for i, after in enumerate(afters):
+        again = render(after, tmp_path / "warm", config)
+        render(after, tmp_path / f"fresh{i}", config.model_copy(update={"reuse": False}))
+        warm, fresh = files(tmp_path / "warm"), files(tmp_path / f"fresh{i}")
+        assert warm.keys() == fresh.keys() and "mix.wav" in warm
+        assert [k for k in warm if warm[k] != fresh[k]] == [], f"edit {i}"
+    return again
+
+
+def _row_of(script: dict, text: str) -> int:
+    return next(i for i, r in enumerate(script["rows"]) if r["content"] and text in r["content"])
+
+
+def test_editing_a_timed_row_mixes_and_masters_only_around_it(tmp_path):
+    before = story()
+    after = copy.deepcopy(before)
+    after["rows"][_row_of(after, "knock 9")]["content"] = "glass breaks on the floor"
+    result = rerender(tmp_path, before, after)
+    kept = result.reused
+    total = result.timeline.mix_samples / result.timeline.sample_rate
+    assert kept["clips_kept"] == len(result.timeline.events) - 1  # only the edited effect was made again
+    assert kept["stems_remade"] == 1 and kept["mixed_seconds"] < 0.1 * total
+    redone, steps = kept["master_steps"]
+    assert max(redone) < steps // 3
+
+
+def test_a_line_of_another_length_keeps_what_comes_before_it(tmp_path):
+    before = story()
+    after = copy.deepcopy(before)
+    line = _row_of(after, " 13")
+    after["rows"][line]["content"] += " and then some more words"  # 1.5 s longer: everything after moves
+    result = rerender(tmp_path, before, after)
+    kept = result.reused
+    total = result.timeline.mix_samples / result.timeline.sample_rate
+    start = next(e.start for e in result.timeline.events if e.row == line + 1)
+    assert kept["mixed_seconds"] < total - start + 10  # the part before the line is not mixed again
+    redone, steps = kept["master_steps"]
+    assert result.loudness.gain_db == pytest.approx(-0.35) and redone == [8] and steps == 26  # the last 8 steps
+
+
+def test_edits_one_after_another_give_the_same_bytes_as_renders_from_scratch(tmp_path):
+    """The first line, the last line, a line made louder, a bed's description, then nothing at all: each
+    re-render starts from the one before, and each matches a render from scratch (the picture too)."""
+    scripts = [story()]
+    for edit in ("first line", "last line", "louder line", "bed", "nothing"):
+        after = copy.deepcopy(scripts[-1])
+        rows = after["rows"]
+        if edit == "first line":
+            rows[_row_of(after, " 0")]["content"] = "a different first line"
+        elif edit == "last line":
+            rows[_row_of(after, " 15")]["content"] += " goodbye"
+        elif edit == "louder line":
+            rows[_row_of(after, " 7")]["volume"] = -9
+        elif edit == "bed":
+            rows[_row_of(after, "rain")]["content"] = "a lonely wind"
+        scripts.append(after)
+    result = rerender(tmp_path, *scripts, picture=True)
+    # the last re-render changed nothing: no clip, no mix, no mastering step made again
+    assert result.reused["mixed_seconds"] == 0 and max(result.reused["master_steps"][0]) == 0
+    assert result.reused["clips_kept"] == len(result.timeline.events)
+
+
+def test_a_new_mastering_gain_masters_everything_again_and_still_matches(tmp_path):
+    before = story()
+    after = copy.deepcopy(before)
+    for r in after["rows"]:
+        if r["audio_type"] == "speech":
+            r["volume"] = -21  # 6 dB quieter: mastering needs another gain for the whole piece
+    result = rerender(tmp_path, before, after)
+    redone, steps = result.reused["master_steps"]
+    assert redone[-1] == steps
+
+
+@pytest.mark.parametrize("settings", [{"stems": False, "ducking": False}, {"preset": "ebu-r128"},
+                                      {"preset": "none", "sample_rate": 44100}])
+def test_other_settings_re_render_to_the_same_bytes(tmp_path, settings):
+    before = story()
+    after = copy.deepcopy(before)
+    after["rows"][_row_of(after, "knock 4")]["duration"] = 1.5 + 0.5  # a timed row made longer
+    rerender(tmp_path, before, after, **settings)
+
+
+def test_a_record_of_other_settings_or_of_files_changed_since_is_not_trusted(tmp_path):
+    script = story()
+    out = tmp_path / "out"
+    render(script, out, RenderConfig(use=TONE))
+    other = render(script, out, RenderConfig(use=TONE, duck_db=-12))  # another ducking depth: mixed whole
+    assert other.reused["mixed_seconds"] == other.timeline.mix_samples / other.timeline.sample_rate
+    data = bytearray((out / "mix.wav").read_bytes())  # someone edits mix.wav in place
+    data[-600:] = bytes(600)
+    (out / "mix.wav").write_bytes(bytes(data))
+    again = render(script, out, RenderConfig(use=TONE, duck_db=-12))
+    assert again.reused["mixed_seconds"] > 0  # the edited file was not taken as the old master
+    render(script, tmp_path / "fresh", RenderConfig(use=TONE, duck_db=-12, reuse=False))
+    assert files(out) == files(tmp_path / "fresh")
