@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
@@ -69,20 +70,27 @@ def render_batch(backend: "Backend", events: Sequence["Event"], sample_rate: int
     return clips
 
 
+#: One lock per backend instance that is not thread-safe, for the whole process (renders at once may share a
+#: backend: the pipeline keeps built backends from render to render).
+_LOCKS: "weakref.WeakKeyDictionary[Backend, threading.Lock]" = weakref.WeakKeyDictionary()
+_GUARD = threading.Lock()
+
+
 class LocalExecutor:
     """A thread pool in this process: ``jobs`` batches at once; one batch at a time per backend that is not
-    thread-safe."""
+    thread-safe (process-wide)."""
 
     def __init__(self, jobs: int = 2):
         self.jobs = max(1, int(jobs))
-        self._locks: dict[int, threading.Lock] = {}
-        self._guard = threading.Lock()
 
     def _lock(self, backend: "Backend"):
         if backend.thread_safe:
             return contextlib.nullcontext()
-        with self._guard:
-            return self._locks.setdefault(id(backend), threading.Lock())
+        with _GUARD:
+            lock = _LOCKS.get(backend)
+            if lock is None:
+                lock = _LOCKS[backend] = threading.Lock()
+            return lock
 
     def _run_one(self, batch: Batch, sample_rate: int) -> list["Clip"]:
         with self._lock(batch.backend):

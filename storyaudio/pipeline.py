@@ -30,7 +30,7 @@ from .backends.base import Event as BackendEvent
 from .cache import ClipCache, clip_key
 from .casting import Character, cast_characters, find_voice, voice_listing
 from .errors import BackendUnavailableError, OptionError, Problem, RenderError, ScriptError
-from .executors import Batch, Executor, make_executor
+from .executors import Batch, Executor, LocalExecutor, make_executor
 from .deliver import subtitles
 from .fingerprint import code_fingerprint
 from .mix.blockio import open_for_writing
@@ -128,6 +128,8 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
 
     stage = prepare_outdir(outdir, config.force)  # refuses a bad folder; clears what killed renders left
     staging = stage.path
+    if config.picture:
+        _prefetch("matplotlib.figure", "matplotlib.backends.backend_agg")  # the picture's, while clips render
     own_executor: Executor | None = None
     try:
         stages.begin("clips", total=len(planned.events))
@@ -192,8 +194,6 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         stages.close()
         if own_executor is not None:
             own_executor.close()
-        for b in backends.values():
-            b.close()
 
     # 12. Move the finished set into the output folder; what the previous render wrote and this one did not goes.
     final = stage.commit(files)
@@ -212,9 +212,7 @@ def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None
     script = _as_script(script)
     get_preset(config.preset)
     _check_executor(config, None)
-    backends, _, warnings = _prepare(script, config)
-    for b in backends.values():
-        b.close()
+    _, _, warnings = _prepare(script, config)
     return warnings
 
 
@@ -222,23 +220,39 @@ def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None
 
 def _prepare(script: Script, config: RenderConfig) -> tuple[dict[str, Backend], Plan, list[Problem]]:
     """What render and check share: the backends per audio type, the casting and the plan, and the warnings
-    about them (text a voice cannot speak). A failure closes the backends it built."""
+    about them (text a voice cannot speak). The backends come from the process's pool (:class:`_Pool`)."""
     backends = _build_backends(script, config)
-    try:
-        speech = backends.get("speech")
-        casting = _cast(script, speech, config.voices)
-        planned = plan(script, {kind: b.name for kind, b in backends.items()}, casting, config.sample_rate,
-                       seed=config.seed, speech_gap=config.speech_gap, reseed=config.reseed)
-        warnings = list(getattr(script, "warnings", []))
-        for n, row in enumerate(script.rows, start=1):
-            if speech is not None and row.audio_type == "speech" and row.content:
-                for why in speech.text_problems(row.content, casting.get(row.character or "")):
-                    warnings.append(Problem(n, "content", why, "respell it in words the voice can say."))
-    except BaseException:
-        for b in backends.values():
-            b.close()
-        raise
+    speech = backends.get("speech")
+    casting = _cast(script, speech, config.voices)
+    planned = plan(script, {kind: b.name for kind, b in backends.items()}, casting, config.sample_rate,
+                   seed=config.seed, speech_gap=config.speech_gap, reseed=config.reseed)
+    warnings = list(getattr(script, "warnings", []))
+    for n, row in enumerate(script.rows, start=1):
+        if speech is not None and row.audio_type == "speech" and row.content:
+            for why in speech.text_problems(row.content, casting.get(row.character or "")):
+                warnings.append(Problem(n, "content", why, "respell it in words the voice can say."))
     return backends, planned, warnings
+
+
+def _prefetch(*modules: str) -> None:
+    """Import ``modules`` in a background thread, so their import overlaps work that does not hold the GIL
+    (models loading and running, numpy): a command pays once for libraries it will need soon. Whoever imports
+    one meanwhile waits for it (Python's per-module import lock); a failure is left for that importer."""
+    import importlib
+    import threading
+
+    missing = [m for m in modules if m not in sys.modules]
+    if not missing:
+        return
+
+    def load() -> None:
+        for m in missing:
+            try:
+                importlib.import_module(m)
+            except Exception:  # noqa: BLE001 - the real import raises it where it matters
+                return
+
+    threading.Thread(target=load, name="storyaudio-prefetch", daemon=True).start()
 
 
 def _check_executor(config: RenderConfig, executor: Executor | None) -> None:
@@ -282,9 +296,54 @@ def _build_backends(script: Script, config: RenderConfig) -> dict[str, Backend]:
                 f"{cls.install_hint or 'Install its dependencies.'} Or choose another with --use {kind}=NAME "
                 f"('storyaudio backends' lists them).")
         if name not in made:
-            made[name] = build_backend(cls, config.options.get(name), name)
+            made[name] = _POOL.get(cls, config.options.get(name), name)
         backends[kind] = made[name]
     return backends
+
+
+class _Pool:
+    """The backends this process built, kept from render to render (by class, name and options): a model,
+    a voice or a sound font loads once, and a re-render (the studio's, a script's next take) starts at once.
+    The least recently used of more than ``size`` is closed. Several renders at once may share one: the local
+    executor renders one batch at a time per backend that is not thread-safe, process-wide."""
+
+    def __init__(self, size: int = 8):
+        import threading
+        from collections import OrderedDict
+
+        self.size = size
+        self._backends: OrderedDict[tuple, Backend] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, cls: type[Backend], options: dict | None, name: str) -> Backend:
+        import json
+
+        key = (cls.__module__, cls.__qualname__, name, json.dumps(options or {}, sort_keys=True, default=str))
+        with self._lock:
+            backend = self._backends.get(key)
+            if backend is not None:
+                self._backends.move_to_end(key)
+                return backend
+        backend = build_backend(cls, options, name)  # outside the lock: options are checked here (OptionError)
+        with self._lock:
+            backend = self._backends.setdefault(key, backend)
+            self._backends.move_to_end(key)
+            evicted = []
+            while len(self._backends) > self.size:
+                evicted.append(self._backends.popitem(last=False)[1])
+        for old in evicted:
+            old.close()
+        return backend
+
+    def clear(self) -> None:
+        """Close and forget every backend (tests that change a backend's class or environment)."""
+        with self._lock:
+            backends, self._backends = list(self._backends.values()), type(self._backends)()
+        for b in backends:
+            b.close()
+
+
+_POOL = _Pool()
 
 
 def _cast(script: Script, speech: Backend | None, pins: dict[str, str]) -> dict[str, str]:
@@ -370,6 +429,8 @@ class _ClipRenderer:
                 self.on_clip()
             else:
                 todo.setdefault(id(backend), (backend, []))[1].append((bev, key))
+        if todo and isinstance(self.executor, LocalExecutor):
+            _prefetch("scipy.signal")  # the embedded backends' DSP: imported while models load
         batches: list[Batch] = []
         for backend, items in todo.values():
             size = backend.batch_size

@@ -34,15 +34,71 @@ _READ = 1 << 16  # frames read and filtered at a time
 
 @lru_cache(maxsize=8)
 def _k_weighting(sample_rate: int) -> tuple[np.ndarray, float]:
-    """pyloudnorm's K-weighting (high shelf, then high pass) as second-order sections ``(2, 6)`` and an
-    overall gain."""
-    import pyloudnorm
+    """The K-weighting pyloudnorm applies (its "K-weighting" filter class: RBJ-cookbook high shelf, +4 dB at
+    1500 Hz, Q 1/sqrt(2); then high pass at 38 Hz, Q 0.5) as second-order sections ``(2, 6)`` and an overall
+    gain. The coefficients are computed with pyloudnorm's own formulas, in its order of operations (the tests
+    check they equal its filters'), so measuring does not import pyloudnorm and scipy.signal with it."""
 
-    stages = list(pyloudnorm.Meter(sample_rate)._filters.values())  # the filters its own meter applies, in order
-    sos = np.array([np.concatenate([np.asarray(f.b, np.float64), np.asarray(f.a, np.float64)]) for f in stages])
-    sos[:, :3] /= sos[:, 3:4]  # its biquads come with a0 = 1; second-order sections require it
-    sos[:, 3:] /= sos[:, 3:4]
-    return sos, float(np.prod([f.passband_gain for f in stages]))
+    def biquad(gain_db: float, q: float, fc: float, kind: str) -> np.ndarray:
+        A = 10 ** (gain_db / 40.0)
+        w0 = 2.0 * np.pi * (fc / sample_rate)
+        alpha = np.sin(w0) / (2.0 * q)
+        if kind == "high_shelf":
+            b0 = A * ((A + 1) + (A - 1) * np.cos(w0) + 2 * np.sqrt(A) * alpha)
+            b1 = -2 * A * ((A - 1) + (A + 1) * np.cos(w0))
+            b2 = A * ((A + 1) + (A - 1) * np.cos(w0) - 2 * np.sqrt(A) * alpha)
+            a0 = (A + 1) - (A - 1) * np.cos(w0) + 2 * np.sqrt(A) * alpha
+            a1 = 2 * ((A - 1) - (A + 1) * np.cos(w0))
+            a2 = (A + 1) - (A - 1) * np.cos(w0) - 2 * np.sqrt(A) * alpha
+        else:  # high pass
+            b0, b1, b2 = (1 + np.cos(w0)) / 2, -(1 + np.cos(w0)), (1 + np.cos(w0)) / 2
+            a0, a1, a2 = 1 + alpha, -2 * np.cos(w0), 1 - alpha
+        b, a = np.array([b0, b1, b2]) / a0, np.array([a0, a1, a2]) / a0
+        return np.concatenate([b, a]) / a[0]  # second-order sections want a0 = 1 (pyloudnorm's already is)
+
+    sos = np.array([biquad(4.0, 1 / np.sqrt(2), 1500.0, "high_shelf"), biquad(0.0, 0.5, 38.0, "high_pass")])
+    return sos, 1.0  # both filters pass with unit gain in pyloudnorm
+
+
+@lru_cache(maxsize=1)
+def _sosfilt_kernel():
+    """scipy's compiled second-order-section filter, loaded on its own: importing scipy.signal (which the
+    public ``sosfilt`` needs) costs most of a second of every command's start, for docstring processing and
+    modules the meter never uses. Falls back to the public function where this scipy lays it out otherwise."""
+    import glob
+    import importlib.util
+    import os
+
+    try:
+        import scipy
+
+        name = "scipy.signal._sosfilt"
+        import sys
+
+        if name in sys.modules:
+            return sys.modules[name]._sosfilt
+        (path,) = glob.glob(os.path.join(os.path.dirname(scipy.__file__), "signal", "_sosfilt.*"))
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module  # scipy.signal, when something imports it, finds it loaded
+        return module._sosfilt
+    except Exception:  # noqa: BLE001 - any other layout: the public function
+        return None
+
+
+def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.sosfilt(sos, x, axis=-1, zi=zi)`` for float64 ``x`` ``(channels, samples)`` and ``zi``
+    ``(sections, channels, 2)``: the same kernel, so the same numbers."""
+    kernel = _sosfilt_kernel()
+    if kernel is None:
+        from scipy.signal import sosfilt as public
+
+        return public(sos, x, axis=-1, zi=zi)
+    out = np.array(x, dtype=np.float64, order="C")  # filtered in place
+    state = np.ascontiguousarray(np.moveaxis(np.asarray(zi, dtype=np.float64), 0, 1))  # (channels, sections, 2)
+    kernel(np.ascontiguousarray(sos, dtype=np.float64), out, state)
+    return out, np.ascontiguousarray(np.moveaxis(state, 1, 0))
 
 
 #: A DC offset far below any audible level (-600 dBFS) that keeps the filters' state out of subnormal numbers
@@ -105,10 +161,8 @@ class LoudnessMeter:
     # -- checkpoints (see the class docstring) --------------------------------------------------------------
     def _settle(self, history: np.ndarray) -> np.ndarray:
         """The filters' state after ``history`` (the input just before a block), filtered from rest."""
-        from scipy.signal import sosfilt
-
         x = history + _DENORMAL_GUARD
-        return sosfilt(self._sos, x, axis=-1, zi=np.zeros((self._sos.shape[0], self.channels, 2)))[1]
+        return sosfilt(self._sos, x, np.zeros((self._sos.shape[0], self.channels, 2)))[1]
 
     def state(self) -> tuple[np.ndarray, int, bool]:
         """Where the meter stands: the filters' state for the next block (a function of the quarter second of
@@ -131,8 +185,6 @@ class LoudnessMeter:
     def feed(self, block: np.ndarray) -> np.ndarray | None:
         """The next samples of the piece, ``(channels, m)``. Returns the block's pieces (None once every edge
         is passed: nothing left to measure)."""
-        from scipy.signal import sosfilt  # both channels at once: about twice as fast as lfilter per channel
-
         block = np.atleast_2d(block)
         s, m = self._pos, block.shape[1]
         self._pos += m
@@ -147,7 +199,7 @@ class LoudnessMeter:
         else:
             raise RuntimeError("a block shorter than the meter's warm-up cannot follow a restore")
         x = raw + _DENORMAL_GUARD
-        x = sosfilt(self._sos, x, axis=-1, zi=self._state)[0]
+        x = sosfilt(self._sos, x, self._state)[0]  # both channels at once
         self._state = self._settle(self._history)
         np.square(x, out=x)
         # energy from the block's start to the first edge inside it, then between consecutive edges
@@ -308,16 +360,14 @@ _FFT = 1 << 14  # the longest transform: segments are filtered by overlap-save i
 
 @lru_cache(maxsize=8)
 def _kernel_spectra(nfft: int) -> np.ndarray:
-    from scipy import fft
-
-    return fft.rfft(_interpolator()[0], nfft, axis=-1)
+    return np.fft.rfft(_interpolator()[0], nfft, axis=-1)
 
 
 def _interpolated_max(seg: np.ndarray) -> np.ndarray:
     """For ``seg`` ``(channels, P)``, P >= ``_TAPS``: the largest absolute interpolated value over channels
     and fractional positions at each of its ``P - _TAPS + 1`` full filter windows (fast convolution by
     overlap-save, transforms of at most ``_FFT`` points: one per channel in, one per channel and phase out)."""
-    from scipy import fft
+    fft = np.fft  # as fast as scipy.fft here (both pocketfft, float32 kept), without its import
 
     size = seg.shape[1]
     out = np.empty(size - _TAPS + 1, np.float32)

@@ -488,12 +488,16 @@ def master_to_file(src: AudioInput | AudioBlocks, dst: str | os.PathLike, sample
                                     previous if reuse else None, changed, env_step)
             if reuse:
                 final = state.find(state.final)
-                if previous.final != state.final:  # the old file holds another pass: this one, whole
+                grid = _Grid(frames, sample_rate)
+                if len(final.redone) == grid.count:  # made whole (no old record of this pass): all in its scratch
+                    _assemble(temps[0], None, sparse[state.final], final.redone, frames, channels, sample_rate,
+                              subtype, grid)
+                elif previous.final != state.final:  # the old file holds another pass: this one, whole
                     run_pass(reader, sample_rate, state.final, _FileSink(temps, channels, frames, sample_rate,
                                                                          subtype))
                 else:
                     _assemble(temps[0], previous_file, sparse[state.final], final.redone, frames, channels,
-                              sample_rate, subtype, _Grid(frames, sample_rate))
+                              sample_rate, subtype, grid)
         os.replace(temps[0], dst)
         if float_copy is not None:
             os.replace(temps[1], float_copy)
@@ -533,16 +537,24 @@ class _SparseSink(Sink):
         self._fh.close()
 
 
-def _assemble(dst: Path, old: str | os.PathLike, new: _SparseSink, redone: list[int], frames: int, channels: int,
-              sample_rate: int, subtype: str, grid: "_Grid") -> None:
+def _assemble(dst: Path, old: str | os.PathLike | None, new: _SparseSink, redone: list[int], frames: int,
+              channels: int, sample_rate: int, subtype: str, grid: "_Grid") -> None:
     """``dst``: the old file (same format) with the recomputed steps' samples in place of its own: a copy with
     those steps written over it when the length is the same, else written step by step (the old file's
-    samples where a step was not recomputed: a piece whose end moved keeps its beginning)."""
+    samples where a step was not recomputed: a piece whose end moved keeps its beginning). ``old`` None:
+    every step was recomputed."""
     import shutil
 
     from .blockio import data_offset, encode_frames
 
     try:
+        if old is None:
+            with AudioWriter(dst, channels, frames, sample_rate, subtype) as out:
+                for i in range(grid.count):
+                    a, b = grid.output(i)
+                    if b > a:
+                        out.write(new.read(a, b))
+            return
         with open_audio(old, sample_rate) as before:
             same = before.frames == frames and before.channels == channels
             if not same:

@@ -1,0 +1,291 @@
+"""Render speed: the edit -> listen loop, long pieces, peak memory and command start-up, as the ratios of
+issue 16, each measured in one run on this machine.
+
+* **Start-up**: wall seconds of ``storyaudio --help`` and ``storyaudio validate examples/news.tsv`` (fresh
+  processes; the goal: well under 0.5 s), and which heavy libraries each imported.
+* **Short piece** (``examples/news.tsv``, the embedded backends): a cold render (empty clip cache, new output
+  folder) and a warm one after editing one row, both through the CLI in fresh processes (what a writer at the
+  command line feels) and both in one long-lived process (what the studio feels: its imports are paid once).
+  Goals: cold <= 0.2x real time, warm <= 0.15x the cold render.
+* **Long piece** (a generated drama of ``--minutes``, default 30): a cold render through the CLI, then warm
+  re-renders after a one-line edit: a timed row (its slot keeps its length) and a speech line in the middle
+  (everything after it moves). Goals: cold <= 0.2x real time, warm <= 0.05x the cold render, peak memory
+  <= 1.5 GB (the peak resident memory of each render's process).
+
+Every warm render is checked byte for byte against a render of the same script from scratch.
+
+Run: .venv/bin/python bench/render_speed.py [--minutes 30] [--repeat 3] [--skip-long] [--skip-short]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+HEAVY = ("numpy", "scipy", "scipy.signal", "matplotlib", "pydantic", "rich", "soundfile", "jsonschema", "torch")
+
+WORDS = ("the light over the harbour keeps turning while the storm gathers near the rocks and we wait for news "
+         "from the boat that left at dawn with my brother and two old friends who know these waters better than "
+         "anyone alive but tonight even they could lose their way in the dark").split()
+SCENES = [("Heavy rain and wind on a wooden harbour.", "Slow suspenseful strings."),
+          ("Quiet kitchen with a ticking clock and a kettle.", "Warm gentle piano."),
+          ("Busy street market, voices and carts.", "Light playful woodwinds.")]
+#: Piper's embedded voices speak about this many words a second (measured on the drama below).
+SPOKEN_WORDS_PER_SECOND = 3.7
+
+
+def drama(minutes: float, seed: int = 0) -> dict:
+    """A drama of about ``minutes``: scenes of about three minutes (a chapter each), each with an ambience
+    bed and a music bed under four speakers' lines, a door every twelve lines, and a sting between scenes."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    chars = ["Narrator", "Old Tom", "Lily", "Mara"]
+    rows: list[dict] = []
+    seconds, scene = 0.0, 0
+
+    def add(audio_type, layout="foreground", id=None, character=None, volume=None, action=None, content=None,
+            duration="auto", chapter=None):
+        r = dict(audio_type=audio_type, layout=layout, id=id, character=character, volume=volume, action=action,
+                 content=content, duration=duration)
+        if chapter:
+            r["chapter"] = chapter
+        rows.append(r)
+
+    while seconds < minutes * 60:
+        ambience, music = SCENES[scene % len(SCENES)]
+        add("sound_effect", "background", 1, None, -30, "begin", ambience, chapter=f"Scene {scene + 1}")
+        add("music", "background", 2, None, -34, "begin", music)
+        scene_seconds, n = 0.0, 0
+        while scene_seconds < 180 and seconds + scene_seconds < minutes * 60:
+            k = int(rng.integers(8, 22))
+            add("speech", character=chars[n % 4], content=" ".join(rng.choice(WORDS, k)).capitalize() + ".")
+            scene_seconds += k / SPOKEN_WORDS_PER_SECOND + 0.35
+            n += 1
+            if n % 12 == 0:
+                add("sound_effect", volume=-20, content="A door creaks open and shuts.", duration=2)
+                scene_seconds += 2
+        add("music", "background", 2, action="end", duration=None)
+        add("sound_effect", "background", 1, action="end", duration=None)
+        add("music", volume=-18, content="Short orchestral sting between scenes.", duration=4)
+        seconds += scene_seconds + 4
+        scene += 1
+    return {"title": f"A {minutes:g}-minute drama", "rows": rows}
+
+
+# -- measuring ---------------------------------------------------------------------------------------------
+
+def run(args: list[str], cache: Path, timeout: float = 7200) -> dict:
+    """One storyaudio command in a fresh process: wall seconds and its peak resident memory (MB)."""
+    env = {**ENV, "STORYAUDIO_CACHE_DIR": str(cache)}
+    code = ("import resource, sys, time\n"
+            "t = time.perf_counter()\n"
+            "from storyaudio.cli import main\n"
+            f"rc = main({args!r})\n"
+            "print('BENCH', rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
+            " flush=True)\n")
+    started = time.perf_counter()
+    out = subprocess.run([PY, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
+    wall = time.perf_counter() - started
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH")), None)
+    if out.returncode != 0 or line is None or line.split()[1] != "0":
+        raise SystemExit(f"storyaudio {' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
+    _, _, inner, rss = line.split()
+    timings = next((ln for ln in out.stdout.splitlines() if ln.startswith("timings:")), "")
+    return {"wall": wall, "inner": float(inner), "rss_mb": float(rss), "timings": timings}
+
+
+def startup(repeat: int) -> dict:
+    """Wall seconds of --help and validate (fresh processes), and the heavy modules each loaded."""
+    out = {}
+    for name, args in (("--help", ["--help"]), ("validate", ["validate", str(ROOT / "examples" / "news.tsv")])):
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            subprocess.run([PY, "-m", "storyaudio", *args], env=ENV, capture_output=True, check=True)
+            times.append(time.perf_counter() - t)
+        code = ("import sys\nfrom storyaudio.cli import main\n"
+                f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+                f"print('MODULES', [m for m in {HEAVY!r} if m in sys.modules])")
+        mods = subprocess.run([PY, "-c", code], env=ENV, capture_output=True, text=True).stdout
+        loaded = next((ln for ln in mods.splitlines() if ln.startswith("MODULES")), "MODULES []")[8:]
+        out[name] = {"seconds": times, "loaded": loaded}
+    return out
+
+
+def files(out: Path) -> dict[str, bytes]:
+    got = {}
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out).as_posix()
+        if p.is_file() and not rel.startswith((".storyaudio-reuse", ".storyaudio-manifest")):
+            data = p.read_bytes()
+            if p.name == "timeline.json":
+                d = json.loads(data)
+                d.pop("timings")
+                data = json.dumps(d).encode()
+            got[rel] = data
+    return got
+
+
+def same(a: Path, b: Path) -> bool:
+    fa, fb = files(a), files(b)
+    return fa.keys() == fb.keys() and all(fa[k] == fb[k] for k in fa)
+
+
+def audio_seconds(out: Path) -> float:
+    return json.loads((out / "timeline.json").read_text())["duration"]
+
+
+def edit_line(script: dict, which: str) -> dict:
+    """One edited row: ``speech`` (a line in the middle, a few words more: its length changes) or ``timed``
+    (a timed effect in the middle, described otherwise: its slot keeps its length)."""
+    edited = copy.deepcopy(script)
+    rows = edited["rows"]
+    kind = "speech" if which == "speech" else "sound_effect"
+    candidates = [i for i, r in enumerate(rows) if r["audio_type"] == kind and r["layout"] == "foreground"]
+    i = candidates[len(candidates) // 2]
+    rows[i]["content"] = (rows[i]["content"].rstrip(".") + ", and then they said nothing more."
+                          if which == "speech" else "A heavy iron gate clangs shut.")
+    return edited
+
+
+def short_piece(work: Path, repeat: int) -> dict:
+    """news.tsv: CLI cold and warm (fresh processes), and cold and warm in one long-lived process."""
+    from storyaudio.script import read_script, write_script
+
+    script = read_script(ROOT / "examples" / "news.tsv")
+    edited = script.to_dict()
+    edited["rows"][2]["content"] = edited["rows"][2]["content"].replace("Tonight:", "Tonight, at last:")
+    src, dst = work / "news.json", work / "news-edited.json"
+    write_script(script, src)
+    from storyaudio.script import Script
+
+    write_script(Script.from_dict(edited), dst)
+    runs = []
+    for r in range(repeat):
+        cache, out = work / f"cache-n{r}", work / f"news-{r}"
+        cold = run(["render", str(src), "-o", str(out), "-q", "--timings"], cache)
+        warm = run(["render", str(dst), "-o", str(out), "-q", "--timings"], cache)
+        fresh_out = work / f"news-fresh-{r}"
+        run(["render", str(dst), "-o", str(fresh_out), "-q"], work / f"cache-nf{r}")
+        runs.append({"cold": cold, "warm": warm, "audio": audio_seconds(out), "identical": same(out, fresh_out)})
+        shutil.rmtree(cache)
+    # one long-lived process: imports paid once, as the studio pays them
+    code = ("import json, sys, time\nfrom pathlib import Path\n"
+            "from storyaudio.pipeline import render, RenderConfig\n"
+            "w = Path(sys.argv[1]); out = []\n"
+            f"for r in range({repeat}):\n"
+            "    t = time.perf_counter(); render(str(w / 'news.json'), w / f'lib-{r}', RenderConfig(cache_dir=w / f'lc{r}'))\n"
+            "    cold = time.perf_counter() - t\n"
+            "    t = time.perf_counter(); res = render(str(w / 'news-edited.json'), w / f'lib-{r}', RenderConfig(cache_dir=w / f'lc{r}'))\n"
+            "    out.append({'cold': cold, 'warm': time.perf_counter() - t, 'reused': res.reused})\n"
+            "print('LIB', json.dumps(out))\n")
+    lib = subprocess.run([PY, "-c", code, str(work)], env=ENV, capture_output=True, text=True, check=True).stdout
+    lib_runs = json.loads(next(ln for ln in lib.splitlines() if ln.startswith("LIB"))[4:])
+    return {"cli": runs, "lib": lib_runs}
+
+
+def long_piece(work: Path, minutes: float) -> dict:
+    """The generated drama: cold, then a timed row and a speech line edited (each warm render checked
+    against a render from scratch of the same script, from a warm clip cache so it costs no speech)."""
+    script = drama(minutes)
+    paths = {"base": script, "timed": edit_line(script, "timed"), "speech": edit_line(script, "speech")}
+    for name, s in paths.items():
+        (work / f"drama-{name}.json").write_text(json.dumps(s))
+    cache, out = work / "cache-d", work / "drama"
+    result = {"rows": len(script["rows"])}
+    result["cold"] = run(["render", str(work / "drama-base.json"), "-o", str(out), "-q", "--timings"], cache)
+    result["audio"] = audio_seconds(out)
+    for name in ("timed", "speech"):
+        # back to the base script (warm), then the edit: each edit is one row away from what the folder holds
+        run(["render", str(work / "drama-base.json"), "-o", str(out), "-q"], cache)
+        warm = run(["render", str(work / f"drama-{name}.json"), "-o", str(out), "-q", "--timings"], cache)
+        fresh = work / f"drama-fresh-{name}"
+        run(["render", str(work / f"drama-{name}.json"), "-o", str(fresh), "-q"], cache)  # clips cached
+        warm["identical"] = same(out, fresh)
+        shutil.rmtree(fresh)
+        result[name] = warm
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-long", action="store_true")
+    ap.add_argument("--skip-short", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    opts = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="render-speed-"))
+    report: dict = {"cpus": os.cpu_count(), "load": os.getloadavg()}
+    try:
+        report["startup"] = startup(max(3, opts.repeat))
+        if not opts.skip_short:
+            report["short"] = short_piece(work, opts.repeat)
+        if not opts.skip_long:
+            report["long"] = long_piece(work, opts.minutes)
+    finally:
+        if not opts.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    (ROOT / "bench" / "render_speed.last.json").write_text(json.dumps(report, indent=1))
+    print_report(report)
+
+
+def _spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):.3f} (min {min(values):.3f}, max {max(values):.3f}, n={len(values)})"
+
+
+def print_report(report: dict) -> None:
+    print(f"machine: {report['cpus']} CPUs, load average at start {report['load'][0]:.2f}")
+    for name, s in report["startup"].items():
+        met = statistics.median(s["seconds"]) < 0.5
+        print(f"storyaudio {name}: {_spread(s['seconds'])} s; loaded {s['loaded']}  [goal < 0.5 s: "
+              f"{'met' if met else 'NOT met'}]")
+    if "short" in report:
+        cli, lib = report["short"]["cli"], report["short"]["lib"]
+        audio = cli[0]["audio"]
+        cold_rt = [r["cold"]["wall"] / audio for r in cli]
+        warm_ratio = [r["warm"]["wall"] / r["cold"]["wall"] for r in cli]
+        lib_rt = [r["cold"] / audio for r in lib]
+        lib_ratio = [r["warm"] / r["cold"] for r in lib]
+        print(f"news.tsv ({audio:.1f} s): CLI cold render {_spread([r['cold']['wall'] for r in cli])} s = "
+              f"{_spread(cold_rt)} x real time  [goal <= 0.2: {'met' if statistics.median(cold_rt) <= 0.2 else 'NOT met'}]")
+        print(f"  CLI warm after a one-line edit: {_spread([r['warm']['wall'] for r in cli])} s = "
+              f"{_spread(warm_ratio)} x the cold render  [goal <= 0.15: "
+              f"{'met' if statistics.median(warm_ratio) <= 0.15 else 'NOT met'}]; byte-identical to a render from "
+              f"scratch: {all(r['identical'] for r in cli)}")
+        print(f"  in one process (studio): cold {_spread(lib_rt)} x real time, warm {_spread(lib_ratio)} x the cold "
+              f"render  [goal <= 0.15: {'met' if statistics.median(lib_ratio) <= 0.15 else 'NOT met'}]")
+        print(f"  CLI stage timings, cold: {cli[0]['cold']['timings']}")
+        print(f"  CLI stage timings, warm: {cli[0]['warm']['timings']}")
+    if "long" in report:
+        lp = report["long"]
+        audio, cold = lp["audio"], lp["cold"]
+        rt = cold["wall"] / audio
+        print(f"drama ({audio / 60:.1f} min, {lp['rows']} rows): CLI cold render {cold['wall']:.1f} s = {rt:.3f} x real "
+              f"time  [goal <= 0.2: {'met' if rt <= 0.2 else 'NOT met'}]; peak memory {cold['rss_mb']:.0f} MB "
+              f"[goal <= 1500: {'met' if cold['rss_mb'] <= 1500 else 'NOT met'}]")
+        print(f"  cold stage timings: {cold['timings']}")
+        for name in ("timed", "speech"):
+            w = lp[name]
+            ratio = w["wall"] / cold["wall"]
+            print(f"  warm after editing a {name} row: {w['wall']:.2f} s = {ratio:.4f} x the cold render  [goal <= "
+                  f"0.05: {'met' if ratio <= 0.05 else 'NOT met'}]; peak memory {w['rss_mb']:.0f} MB; byte-identical: "
+                  f"{w['identical']}; {w['timings']}")
+
+
+if __name__ == "__main__":
+    main()
