@@ -112,7 +112,7 @@ def _pipeline():
 
 def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0.35, no_ducking=False,
             duck_db=-8.0, mp3=False, no_stems=False, no_picture=False, jobs=2, no_cache=False, quiet=False,
-            force=False, executor="local", ray_address=None):
+            force=False, executor="local", ray_address=None, no_reuse=False):
     from pydantic import ValidationError
 
     from .backends import parse_set_options
@@ -123,7 +123,7 @@ def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0
             voices=_pairs(voice, "--voice", "CHARACTER=VOICE (e.g. --voice 'News Anchor=walter')"),
             preset=preset, sample_rate=sample_rate, seed=seed, speech_gap=gap, ducking=not no_ducking,
             duck_db=duck_db, mp3=mp3, stems=not no_stems, picture=not no_picture, jobs=jobs, cache=not no_cache,
-            progress=not quiet, force=force, executor=executor, ray_address=ray_address)
+            progress=not quiet, force=force, executor=executor, ray_address=ray_address, reuse=not no_reuse)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -154,6 +154,8 @@ StrictOpt = typer.Option(False, "--strict-loudness", help="Exit with code 3 when
 TimingsOpt = typer.Option(False, "--timings", help="Print the seconds each stage took.")
 ExecutorOpt = typer.Option("local", "--executor", help="Where clips render: local (threads here) or ray (actors "
                            "on a Ray cluster, one per backend per device; needs storyaudio[cluster]).")
+NoReuseOpt = typer.Option(False, "--no-reuse", help="Mix and master from scratch. (A re-render into the same folder "
+                          "otherwise keeps what did not change: the same files, sooner.)")
 RayAddressOpt = typer.Option(None, "--ray-address", help="The Ray cluster to join with --executor ray (e.g. "
                              "ray://HEAD:10001 or auto; default: start a local one).")
 
@@ -242,7 +244,7 @@ def render(
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
     jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt, force: bool = ForceOpt,
     strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt, executor: str = ExecutorOpt,
-    ray_address: Optional[str] = RayAddressOpt,
+    ray_address: Optional[str] = RayAddressOpt, no_reuse: bool = NoReuseOpt,
 ):
     """Render a script into OUT: mix.wav, stems/, clips/, timeline.json/png, subtitles, loudness.json.
 
@@ -257,7 +259,7 @@ def render(
     if quiet:
         _quiet()
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
-                     no_picture, jobs, no_cache, quiet, force, executor, ray_address)
+                     no_picture, jobs, no_cache, quiet, force, executor, ray_address, no_reuse)
     if len(script) == 1 and not script[0].is_dir():
         outdir = out or Path("outputs") / script[0].stem
         check_outdir(outdir, force)

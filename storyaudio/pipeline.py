@@ -17,13 +17,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import deliver, reuse
-from .audio import fit_length, resample
 from .backends import DEFAULTS, KINDS, Backend, build_backend, get_backend_class
 from .backends.base import Clip
 from .backends.base import Event as BackendEvent
@@ -31,17 +29,16 @@ from .cache import ClipCache, clip_key
 from .casting import Character, cast_characters, find_voice, voice_listing
 from .errors import BackendUnavailableError, OptionError, Problem, RenderError, ScriptError
 from .executors import Batch, Executor, LocalExecutor, make_executor
-from .deliver import subtitles
 from .fingerprint import code_fingerprint
-from .mix.blockio import open_for_writing
-from .mix.loudness import normalize_gain
-from .mix.master import MasterReport, get_preset, master_to_file
-from .mix.mixer import mix_to_file
-from .mix.passes import envelope
 from .outdir import prepare as prepare_outdir
 from .plan import place, plan
 from .script import Script, read_script
 from .timeline import Event, PlacedEvent, Plan, RenderedClip, Timeline
+
+if TYPE_CHECKING:  # render's machinery (mixing, mastering, delivery) is imported when a render runs: check() and
+    # `storyaudio validate` never need it
+    from . import reuse
+    from .mix.master import MasterReport
 
 #: ``on_progress(stage, done, total)``: called as each stage starts (done 0) and ends (done == total), and as
 #: each clip is ready during "clips" (total: every row's clip, cached ones included).
@@ -111,6 +108,11 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     :data:`Progress`) hears each stage start and end and each clip as it is ready; an exception it raises
     stops the render (the previous output stays). ``executor`` renders the clips (several renders may share
     one, e.g. a Ray cluster's actors); by default the one ``config.executor`` names, made and closed here."""
+    from . import deliver, reuse
+    from .mix.master import master_to_file
+    from .mix.passes import envelope
+    from .mix.presets import get_preset
+
     config = config or RenderConfig()
     outdir = Path(outdir)
     sr = config.sample_rate
@@ -208,6 +210,8 @@ def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None
     same errors render raises; returns the warnings (problems worth a look that do not stop a render; render
     puts them on ``RenderResult.warnings``). ``storyaudio validate`` calls this, so validate and render
     agree."""
+    from .mix.presets import get_preset
+
     config = config or RenderConfig()
     script = _as_script(script)
     get_preset(config.preset)
@@ -453,6 +457,8 @@ class _ClipRenderer:
 
     def _accept(self, backend: Backend, bev: BackendEvent, clip: Clip) -> Clip:
         """The clip at the render's rate (a new Clip when resampled); NaN or infinite samples are an error."""
+        from .audio import resample
+
         if clip.sample_rate != self.sr:
             clip = Clip(resample(clip.audio, clip.sample_rate, self.sr), self.sr, clip.detail, clip.info,
                         clip.level_db)
@@ -545,6 +551,10 @@ class _ClipFiles:
         self.kept = 0
 
     def write(self, ev: PlacedEvent, clip: Clip, key: str) -> RenderedClip:
+        from . import deliver, reuse
+        from .audio import fit_length
+        from .mix.loudness import normalize_gain
+
         n = int(round(ev.span * self.sr))
         target = ev.target_lufs + clip.level_db  # a backend may ask to sit above or below it ("distant")
         name = f"row{ev.row:03d}-{ev.audio_type}.wav"
@@ -581,6 +591,10 @@ def _mix(plan: reuse.MixPlan, previous: reuse.Previous | None, staging: Path,
     kept. A first render (or one of another length) mixes the whole piece into ``.mix.npy`` and writes
     stems/ alongside; a re-render mixes on demand only where mastering reads (:class:`reuse.MixSource`), and
     links or patches the stems."""
+    from . import reuse
+    from .mix.blockio import open_for_writing
+    from .mix.mixer import mix_to_file
+
     changed = plan.changed(previous)
     sr = plan.sample_rate
     if changed is None:
@@ -605,6 +619,9 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[i
     """Every file but timeline.json (written after this stage, with its time). ``wave``: the picture's
     waveform, the peak of each bin of the master and the bin's samples."""
     import threading
+
+    from . import deliver
+    from .deliver import subtitles
 
     sr = config.sample_rate
     files: dict[str, Path] = {"clips": staging / "clips"}
@@ -643,6 +660,7 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[i
 
 def _mp3(staging: Path, sample_rate: int, title: str) -> Path:
     """mix.mp3 from mix.wav, through a float copy read as a memory map (decoded a block at a time)."""
+    from . import deliver
     from .mix.blockio import AudioWriter, open_audio
 
     scratch = staging / ".mastered.npy"

@@ -24,26 +24,11 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import UserError
 from .blockio import AudioBlocks, AudioInput, AudioWriter, open_audio
 from .loudness import _HALF, Measurement, _sample_peaks, true_peak
 from .passes import PassRecord, Ranges, Sink, SourceRecord, measure_source, run_pass
+from .presets import PRESETS, Preset, get_preset  # noqa: F401  (where they were; validate imports presets alone)
 
-
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    target_lufs: float | None  # None: leave the level alone
-    true_peak_dbtp: float | None
-    description: str
-    tolerance_lu: float = 0.5
-
-
-PRESETS: dict[str, Preset] = {
-    "podcast": Preset("podcast", -16.0, -1.0, "podcasts and streaming: -16 LUFS, true peak <= -1 dBTP"),
-    "ebu-r128": Preset("ebu-r128", -23.0, -1.0, "broadcast (EBU R128): -23 LUFS, true peak <= -1 dBTP"),
-    "none": Preset("none", None, None, "no mastering: the mix as summed (still never above 0 dBFS)"),
-}
 
 #: The limiter aims this far under a preset's ceiling. Quantisation needs far less (24-bit rounding moves a
 #: true peak by under 1e-5 dB); the rest is for other meters: up to 20 kHz they agree with this one within
@@ -53,11 +38,6 @@ MARGIN_DB = 0.15
 #: With no preset, a mix whose samples pass full scale is limited to this (a 24-bit file cannot hold them).
 NO_PRESET_CEILING_DBTP = -0.1
 
-
-def get_preset(name: str) -> Preset:
-    if name not in PRESETS:
-        raise UserError(f"unknown master preset '{name}'. Choose one of: {', '.join(PRESETS)}.")
-    return PRESETS[name]
 
 
 # -- the limiter, streamed ----------------------------------------------------------------------------------
