@@ -154,6 +154,8 @@ StrictOpt = typer.Option(False, "--strict-loudness", help="Exit with code 3 when
 TimingsOpt = typer.Option(False, "--timings", help="Print the seconds each stage took.")
 ExecutorOpt = typer.Option("local", "--executor", help="Where clips render: local (threads here) or ray (actors "
                            "on a Ray cluster, one per backend per device; needs storyaudio[cluster]).")
+WatchOpt = typer.Option(False, "--watch", help="Keep running: render again each time the script file is saved, "
+                        "keeping what did not change (models stay loaded); Ctrl-C stops.")
 NoReuseOpt = typer.Option(False, "--no-reuse", help="Mix and master from scratch. (A re-render into the same folder "
                           "otherwise keeps what did not change: the same files, sooner.)")
 RayAddressOpt = typer.Option(None, "--ray-address", help="The Ray cluster to join with --executor ray (e.g. "
@@ -244,7 +246,7 @@ def render(
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
     jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt, force: bool = ForceOpt,
     strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt, executor: str = ExecutorOpt,
-    ray_address: Optional[str] = RayAddressOpt, no_reuse: bool = NoReuseOpt,
+    ray_address: Optional[str] = RayAddressOpt, no_reuse: bool = NoReuseOpt, watch: bool = WatchOpt,
 ):
     """Render a script into OUT: mix.wav, stems/, clips/, timeline.json/png, subtitles, loudness.json.
 
@@ -265,8 +267,59 @@ def render(
         check_outdir(outdir, force)
         _private_paths()
         result = _pipeline().render(script[0], outdir, config)
-        return _finish(result, script[0], config, quiet, strict_loudness, timings, started)
+        code = _finish(result, script[0], config, quiet, strict_loudness, timings, started)
+        return _watch(script[0], outdir, config, quiet, timings) if watch else code
+    if watch:
+        raise OptionError("--watch renders one script: name a single script file.")
     return _render_many(script, out, config, quiet, strict_loudness, timings, started)
+
+
+def _watch(script: Path, outdir: Path, config, quiet: bool, timings: bool, poll: float = 0.25) -> int:
+    """render --watch: each time ``script`` is saved, render it again into ``outdir`` in this process (its
+    libraries and models already loaded; what did not change is kept), with one line saying what was made
+    again. A script saved broken is reported and waited out. Ctrl-C stops, with exit code 0."""
+    from .errors import StoryAudioError
+
+    pipeline = _pipeline()
+    quiet_config = config.model_copy(update={"progress": False})
+
+    def stamp():
+        try:
+            st = script.stat()
+            return st.st_mtime_ns, st.st_size
+        except OSError:
+            return None
+
+    seen = stamp()
+    typer.echo(f"watching {script} (Ctrl-C stops)", err=True)
+    try:
+        while True:
+            time.sleep(poll)
+            now = stamp()
+            if now is None or now == seen:
+                continue
+            time.sleep(poll)  # let an editor finish saving
+            if stamp() != now:
+                continue
+            seen = now
+            started = time.perf_counter()
+            try:
+                result = pipeline.render(script, outdir, quiet_config)
+            except StoryAudioError as exc:
+                _err(str(exc))
+                continue
+            kept = result.reused
+            line = (f"rendered again in {time.perf_counter() - started:.2f} s: {len(result.rendered_rows)} clips "
+                    f"made, {kept.get('clips_kept', 0)} kept; {kept.get('mixed_seconds', 0):.1f} s of "
+                    f"{result.timeline.duration:.1f} s mixed again; {result.loudness.integrated_lufs:.1f} LUFS")
+            if not quiet:
+                _print_problems(result.warnings)
+                typer.echo(line)
+            if timings:
+                typer.echo("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()))
+    except KeyboardInterrupt:
+        typer.echo("stopped watching", err=True)
+        return 0
 
 
 def _render_many(paths, out, config, quiet: bool, strict_loudness: bool, timings: bool, started: float) -> int:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .mix.blockio import AudioBlocks, data_offset, encode_frames, open_audio, open_for_writing
+from .mix.blockio import AudioBlocks, data_offset, encode_frames, open_for_writing, resize_wav
 from .mix.master import MasterState
 from .mix.mixer import Source, Track, ducking_envelope, mix_range
 from .mix.passes import PassRecord, SourceRecord
@@ -295,20 +295,8 @@ def write_stems(plan: MixPlan, previous: Previous, folder: Path) -> list[str]:
                               only={track.name})
                     fh.write(np.concatenate(parts))
             continue
-        if previous.data["frames"] != plan.frames:  # another length: the old blocks read, the rest mixed
-            redo = set(blocks)
-            with open_audio(old, plan.sample_rate) as before, open_for_writing(dst, plan.sample_rate, 2) as fh:
-                for j in range(-(-plan.frames // BLOCK)):
-                    a, b = j * BLOCK, min(plan.frames, (j + 1) * BLOCK)
-                    if j not in redo:
-                        fh.write(np.ascontiguousarray(before.read(a, b).T))
-                        continue
-                    parts = []
-                    mix_range(plan.tracks, a, b, plan.duck, on_track=lambda _n, _a, _b, f: parts.append(f.copy()),
-                              only={track.name})
-                    fh.write(np.concatenate(parts))
-            continue
         shutil.copyfile(old, dst)
+        resize_wav(dst, plan.frames)  # another length: every block past the shorter end is among those redone
         offset, width = data_offset(dst)
         with open(dst, "r+b") as fh:
             for j in blocks:

@@ -152,3 +152,48 @@ def test_a_record_of_other_settings_or_of_files_changed_since_is_not_trusted(tmp
     assert again.reused["mixed_seconds"] > 0  # the edited file was not taken as the old master
     render(script, tmp_path / "fresh", RenderConfig(use=TONE, duck_db=-12, reuse=False))
     assert files(out) == files(tmp_path / "fresh")
+
+
+def test_render_watch_renders_again_when_the_script_is_saved(tmp_path):
+    """`storyaudio render --watch`: a first render, then another each time the file changes (keeping what did
+    not change: its line says so); a broken save is reported and waited out; Ctrl-C ends it with code 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script, out = tmp_path / "s.json", tmp_path / "out"
+    script.write_text(json.dumps(story()))
+    args = [a for kind, name in TONE.items() for a in ("--use", f"{kind}={name}")]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen([sys.executable, "-m", "storyaudio", "render", str(script), "-o", str(out), "--watch",
+                             "--no-picture", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    def wait_for(check, seconds=60.0):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if check():
+                return True
+            time.sleep(0.1)
+        return False
+
+    try:
+        assert wait_for(lambda: (out / "timeline.json").exists())
+        first = (out / "mix.wav").stat().st_mtime_ns
+        time.sleep(0.6)  # past the first render's watch start
+        script.write_text("{ not json")  # a broken save: reported, the watch goes on
+        time.sleep(1.0)
+        edited = story()
+        edited["rows"][_row_of(edited, "knock 9")]["content"] = "glass breaks on the floor"
+        script.write_text(json.dumps(edited))
+        assert wait_for(lambda: (out / "mix.wav").stat().st_mtime_ns != first)
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "rendered again" in stdout and "1 clips made" in stdout
+    assert "not valid JSON" in stderr and "stopped watching" in stderr
+    assert json.loads((out / "script.json").read_text())["rows"][_row_of(edited, "glass")]["content"] == \
+        "glass breaks on the floor"

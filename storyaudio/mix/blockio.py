@@ -172,6 +172,46 @@ def data_offset(path: str | os.PathLike) -> tuple[int, int]:
                 fh.seek(size + (size % 2), 1)
 
 
+def resize_wav(path: str | os.PathLike, frames: int) -> None:
+    """Make the WAV file ``path`` hold ``frames`` frames: its data cut or extended with silence, and its header's
+    sizes (RIFF, ``fact``, ``data``) set as libsndfile writes them for that length. A re-render whose piece got
+    longer or shorter copies the old file, resizes it, and writes only the samples that changed."""
+    import struct
+
+    with open(path, "r+b") as fh:
+        head = fh.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise ValueError(f"{path} is not a RIFF WAVE file")
+        fact, frame_bytes = None, None
+        while True:
+            at = fh.tell()
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                raise ValueError(f"{path} has no data chunk")
+            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"fmt ":
+                body = fh.read(size + (size % 2))
+                frame_bytes = struct.unpack("<H", body[12:14])[0]  # block align: bytes per frame
+            elif cid == b"fact":
+                fact = at + 8
+                fh.seek(size + (size % 2), 1)
+            elif cid == b"data":
+                if frame_bytes is None:
+                    raise ValueError(f"{path} has its data before its format")
+                size = frames * frame_bytes
+                fh.truncate(at + 8 + size)
+                fh.seek(at + 4)
+                fh.write(struct.pack("<I", size))
+                if fact is not None:
+                    fh.seek(fact)
+                    fh.write(struct.pack("<I", frames))
+                fh.seek(4)
+                fh.write(struct.pack("<I", at + 8 + size - 8))
+                return
+            else:
+                fh.seek(size + (size % 2), 1)
+
+
 def encode_frames(x: np.ndarray, subtype: str) -> bytes:
     """``x`` ``(channels, m)`` as the bytes :class:`AudioWriter` puts in a WAV's data chunk for ``subtype``
     (``PCM_24``: little-endian 24-bit steps, rounded and clipped as it does; ``FLOAT``: little-endian

@@ -519,13 +519,12 @@ class _SparseSink(Sink):
 
 def _assemble(dst: Path, old: str | os.PathLike | None, new: _SparseSink, redone: list[int], frames: int,
               channels: int, sample_rate: int, subtype: str, grid: "_Grid") -> None:
-    """``dst``: the old file (same format) with the recomputed steps' samples in place of its own: a copy with
-    those steps written over it when the length is the same, else written step by step (the old file's
-    samples where a step was not recomputed: a piece whose end moved keeps its beginning). ``old`` None:
-    every step was recomputed."""
+    """``dst``: the old file (same format) with the recomputed steps' samples in place of its own: a copy,
+    resized when the piece's length changed (a piece whose end moved keeps its beginning), with those steps
+    written over it. ``old`` None: every step was recomputed."""
     import shutil
 
-    from .blockio import data_offset, encode_frames
+    from .blockio import data_offset, encode_frames, resize_wav
 
     try:
         if old is None:
@@ -535,17 +534,8 @@ def _assemble(dst: Path, old: str | os.PathLike | None, new: _SparseSink, redone
                     if b > a:
                         out.write(new.read(a, b))
             return
-        with open_audio(old, sample_rate) as before:
-            same = before.frames == frames and before.channels == channels
-            if not same:
-                done = set(redone)
-                with AudioWriter(dst, channels, frames, sample_rate, subtype) as out:
-                    for i in range(grid.count):
-                        a, b = grid.output(i)
-                        if b > a:
-                            out.write(new.read(a, b) if i in done else before.read(a, b))
-                return
         shutil.copyfile(old, dst)
+        resize_wav(dst, frames)  # another length: the steps past the shorter end are all recomputed
         offset, width = data_offset(dst)
         with open(dst, "r+b") as fh:
             for i in redone:
