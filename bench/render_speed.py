@@ -91,10 +91,26 @@ def drama(minutes: float, seed: int = 0) -> dict:
 def run(args: list[str], cache: Path, timeout: float = 7200) -> dict:
     """One storyaudio command in a fresh process: wall seconds and its peak resident memory (MB)."""
     env = {**ENV, "STORYAUDIO_CACHE_DIR": str(cache)}
-    code = ("import resource, sys, time\n"
+    code = ("import json, os, resource, sys, threading, time\n"
             "t = time.perf_counter()\n"
+            "from storyaudio import pipeline\n"
             "from storyaudio.cli import main\n"
+            "peaks, now = {}, {'stage': 'start'}\n"
+            "def rss():\n"
+            "    with open('/proc/self/statm') as f:\n"
+            "        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20\n"
+            "def sample():\n"
+            "    while True:\n"
+            "        peaks[now['stage']] = max(peaks.get(now['stage'], 0), rss())\n"
+            "        time.sleep(0.02)\n"
+            "threading.Thread(target=sample, daemon=True).start()\n"
+            "begin = pipeline._Stages.begin\n"
+            "def spy(self, stage, total=1):\n"
+            "    peaks[now['stage']] = max(peaks.get(now['stage'], 0), rss()); now['stage'] = stage\n"
+            "    return begin(self, stage, total)\n"
+            "pipeline._Stages.begin = spy\n"
             f"rc = main({args!r})\n"
+            "print('STAGES', json.dumps({k: round(v) for k, v in peaks.items()}))\n"
             "print('BENCH', rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
             " flush=True)\n")
     started = time.perf_counter()
@@ -105,7 +121,8 @@ def run(args: list[str], cache: Path, timeout: float = 7200) -> dict:
         raise SystemExit(f"storyaudio {' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
     _, _, inner, rss = line.split()
     timings = next((ln for ln in out.stdout.splitlines() if ln.startswith("timings:")), "")
-    return {"wall": wall, "inner": float(inner), "rss_mb": float(rss), "timings": timings}
+    stages = json.loads(next((ln for ln in out.stdout.splitlines() if ln.startswith("STAGES")), "STAGES {}")[7:])
+    return {"wall": wall, "inner": float(inner), "rss_mb": float(rss), "timings": timings, "stage_rss_mb": stages}
 
 
 def startup(repeat: int) -> dict:
@@ -296,13 +313,13 @@ def print_report(report: dict) -> None:
         print(f"drama ({audio / 60:.1f} min, {lp['rows']} rows): CLI cold render {cold['wall']:.1f} s = {rt:.3f} x real "
               f"time  [goal <= 0.2: {'met' if rt <= 0.2 else 'NOT met'}]; peak memory {cold['rss_mb']:.0f} MB "
               f"[goal <= 1500: {'met' if cold['rss_mb'] <= 1500 else 'NOT met'}]")
-        print(f"  cold stage timings: {cold['timings']}")
+        print(f"  cold stage timings: {cold['timings']}; peak memory (MB) by stage: {cold['stage_rss_mb']}")
         for name in ("timed", "speech"):
             w = lp[name]
             ratio = w["wall"] / cold["wall"]
             print(f"  warm after editing a {name} row: {w['wall']:.2f} s = {ratio:.4f} x the cold render  [goal <= "
                   f"0.05: {'met' if ratio <= 0.05 else 'NOT met'}]; peak memory {w['rss_mb']:.0f} MB; byte-identical: "
-                  f"{w['identical']}; {w['timings']}")
+                  f"{w['identical']}; {w['timings']}; by stage {w['stage_rss_mb']}")
 
 
 if __name__ == "__main__":

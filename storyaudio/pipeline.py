@@ -6,6 +6,11 @@ records (:mod:`storyaudio.timeline`): a Plan, a Timeline, a RenderedClip per row
 place. Everything is written into a staging folder beside the output folder and moved in only when all of it
 succeeded, so a failed render never touches a previous good one.
 
+Clips are rendered by an executor (:mod:`storyaudio.executors`: threads here, or actors on a Ray cluster). A
+render into a folder that holds an earlier render keeps what did not change (:mod:`storyaudio.reuse`: clip
+files, stems, the mix and the mastering outside the edited region), and writes the same bytes a render from
+scratch writes. Backends are kept from render to render in a process (:class:`_Pool`).
+
 The five stages ("plan", "clips", "mix", "master", "deliver") are timed (``RenderResult.timings`` and
 timeline.json's ``timings``) and reported to an optional ``on_progress(stage, done, total)`` callback.
 """
@@ -426,9 +431,9 @@ class _ClipRenderer:
         for bev in asks:
             backend = self.backends[bev.kind]
             key = self.keys[bev.row] = self._key(backend, bev)
-            hit = self.cache.get(key)
-            if hit is not None:
-                out[bev.row] = self._accept(backend, bev, hit)
+            hit = self.cache.get(key, mapped=True)
+            if hit is not None:  # checked before it was cached, and at the render's rate: not read again here
+                out[bev.row] = hit if hit.sample_rate == self.sr else self._accept(backend, bev, hit)
                 self.cached_rows.append(bev.row)
                 self.on_clip()
             else:
@@ -446,6 +451,7 @@ class _ClipRenderer:
                 for bev, clip in zip(batch.events, clips):
                     clip = self._accept(batch.backend, bev, clip)  # check and convert first: only good clips are cached
                     self.cache.put(keys[bev.row], clip)
+                    clip = self.cache.get(keys[bev.row], mapped=True) or clip  # held on disk until it is placed
                     out[bev.row] = clip
                     self.rendered_rows.append(bev.row)
                     self.on_clip()
@@ -609,9 +615,13 @@ def _mix(plan: reuse.MixPlan, previous: reuse.Previous | None, staging: Path,
             for w in writers.values():
                 w.close()
         return path, None, {"mixed_seconds": plan.frames / sr, "stems_remade": len(writers)}
-    remade = reuse.write_stems(plan, previous, staging / "stems") if config.stems else []
-    return (reuse.MixSource(plan, staging / ".mix.part"), changed,
-            {"mixed_seconds": sum(b - a for a, b in changed) / sr, "stems_remade": len(remade)})
+    source = reuse.MixSource(plan, staging / ".mix.part")
+    try:
+        remade = reuse.write_stems(plan, previous, staging / "stems", source) if config.stems else []
+    except BaseException:
+        source.close()
+        raise
+    return source, changed, {"mixed_seconds": sum(b - a for a, b in changed) / sr, "stems_remade": len(remade)}
 
 
 def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[int, RenderedClip],

@@ -251,14 +251,20 @@ class MixSource(AudioBlocks):
         self._fh.truncate(self.frames * 2 * 4)
         self._made: set[int] = set()
 
-    def _ensure(self, j: int) -> None:
+    def _ensure(self, j: int, on_track=None) -> None:
         if j in self._made:
             return
         a, b = j * BLOCK, min(self.frames, (j + 1) * BLOCK)
-        block = mix_range(self.plan.tracks, a, b, self.plan.duck, per_track=self.plan.per_track)
+        block = mix_range(self.plan.tracks, a, b, self.plan.duck, per_track=self.plan.per_track, on_track=on_track)
         self._fh.seek(a * 8)
         self._fh.write(np.ascontiguousarray(block.T).tobytes())
         self._made.add(j)
+
+    def prefill(self, blocks: Sequence[int], on_track) -> None:
+        """Mix ``blocks`` now, handing each track's own samples to ``on_track(name, a, b, frames)`` (the stems'
+        patches) as they are summed."""
+        for j in blocks:
+            self._ensure(j, on_track)
 
     def _read(self, lo: int, hi: int) -> np.ndarray:
         for j in range(lo // BLOCK, (hi - 1) // BLOCK + 1):
@@ -272,42 +278,45 @@ class MixSource(AudioBlocks):
         self.path.unlink(missing_ok=True)
 
 
-def write_stems(plan: MixPlan, previous: Previous, folder: Path) -> list[str]:
-    """stems/ of a re-render of the same length: a track whose every block is unchanged is linked from the
-    last render; one with changed blocks is the old stem with those blocks mixed and written anew; a new track
-    is mixed whole. Returns the stems written anew."""
+def write_stems(plan: MixPlan, previous: Previous, folder: Path, source: MixSource) -> list[str]:
+    """stems/ of a re-render: a track whose every block is unchanged is linked from the last render; one with
+    changed blocks is a copy of its old stem (resized if the piece's length changed) with those blocks written
+    anew; a new track is written whole. The blocks are mixed once, all tracks together, into ``source`` too
+    (mastering then reads them from there). Returns the stems written anew."""
     folder.mkdir(exist_ok=True)
-    remade = []
-    for track in plan.tracks:
-        dst = folder / f"{track.name}.wav"
-        old = previous.file(f"stems/{track.name}.wav")
-        blocks = plan.changed_blocks(previous, track.name) if old is not None else None
-        if blocks is not None and not blocks:
-            link_or_copy(old, dst)
-            continue
-        remade.append(track.name)
-        if blocks is None:  # the whole stem
-            with open_for_writing(dst, plan.sample_rate, 2) as fh:
-                for a in range(0, plan.frames, BLOCK):
-                    b = min(plan.frames, a + BLOCK)
-                    parts: list[np.ndarray] = []
-                    mix_range(plan.tracks, a, b, plan.duck, on_track=lambda _n, _a, _b, f: parts.append(f.copy()),
-                              only={track.name})
-                    fh.write(np.concatenate(parts))
-            continue
-        shutil.copyfile(old, dst)
-        resize_wav(dst, plan.frames)  # another length: every block past the shorter end is among those redone
-        offset, width = data_offset(dst)
-        with open(dst, "r+b") as fh:
-            for j in blocks:
-                a, b = j * BLOCK, min(plan.frames, (j + 1) * BLOCK)
+    count = -(-plan.frames // BLOCK)
+    patches: dict[str, tuple[Any, int, int, set[int]]] = {}
+    try:
+        for track in plan.tracks:
+            dst = folder / f"{track.name}.wav"
+            old = previous.file(f"stems/{track.name}.wav")
+            blocks = plan.changed_blocks(previous, track.name) if old is not None else None
+            if blocks is not None and not blocks:
+                link_or_copy(old, dst)
+                continue
+            if blocks is None:  # a new track: silence the piece's length, every block written below
+                with open_for_writing(dst, plan.sample_rate, 2) as fh:
+                    silence = np.zeros((BLOCK, 2), np.float32)
+                    for a in range(0, plan.frames, BLOCK):
+                        fh.write(silence[: min(BLOCK, plan.frames - a)])
+                blocks = list(range(count))
+            else:
+                shutil.copyfile(old, dst)
+                resize_wav(dst, plan.frames)  # another length: every block past the shorter end is redone
+            offset, width = data_offset(dst)
+            patches[track.name] = (open(dst, "r+b"), offset, width, set(blocks))
 
-                def put(_name, lo, hi, frames, fh=fh):
-                    fh.seek(offset + lo * 2 * width)
-                    fh.write(encode_frames(frames.T, "FLOAT"))
+        def put(name: str, lo: int, hi: int, frames: np.ndarray) -> None:
+            patch = patches.get(name)
+            if patch is not None and lo // BLOCK in patch[3]:
+                patch[0].seek(patch[1] + lo * 2 * patch[2])
+                patch[0].write(encode_frames(frames.T, "FLOAT"))
 
-                mix_range(plan.tracks, a, b, plan.duck, on_track=put, only={track.name})
-    return remade
+        source.prefill(sorted(set().union(*(p[3] for p in patches.values()))), put)
+    finally:
+        for fh, *_ in patches.values():
+            fh.close()
+    return list(patches)
 
 
 # -- the mastering record, as arrays ----------------------------------------------------------------------

@@ -255,7 +255,7 @@ def _mix_blocks(tracks: Sequence[Track], n_samples: int, target: Callable[[int, 
                 block: int, start: int = 0) -> Iterator[tuple[int, int]]:
     """Sum block after block of ``[start, n_samples)`` into ``target(a, b)`` (a zeroed ``(b - a, 2)`` float32
     view), yielding each block's bounds once it is complete."""
-    readers = {id(s): _Reader(s) for t in tracks for s in t.sources}
+    readers: dict[int, _Reader] = {}  # opened when a source first plays, closed once it is past
     ordered = [sorted(t.sources, key=lambda s: s.start) for t in tracks]
     scratch = np.empty(block * 2, dtype=np.float32)
     stereo = np.empty((block, 2), dtype=np.float32)
@@ -280,7 +280,13 @@ def _mix_blocks(tracks: Sequence[Track], n_samples: int, target: Callable[[int, 
                     if src.end <= a:
                         continue
                     lo, hi = max(a, src.start), min(b, src.end)
-                    data = readers[id(src)].read(lo - src.start, hi - src.start, scratch)
+                    reader = readers.get(id(src))
+                    if reader is None:
+                        reader = readers[id(src)] = _Reader(src)
+                    data = reader.read(lo - src.start, hi - src.start, scratch)
+                    if hi == src.end:  # its last block: let the file go (``data`` keeps what it maps alive)
+                        reader.close()
+                        del readers[id(src)]
                     m = data.shape[0]  # a clip shorter than placed: the rest is silence
                     if m == 0:
                         continue
