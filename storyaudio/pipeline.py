@@ -48,6 +48,8 @@ from .timeline import Event, PlacedEvent, Plan, RenderedClip, Timeline
 #: each clip is ready during "clips" (total: every row's clip, cached ones included).
 Progress = Callable[[str, int, int], None]
 STAGES = ("plan", "clips", "mix", "master", "deliver")
+#: The highest sample peak a clip is normalised to (dBFS): loudness normalisation never pushes a clip past it.
+CLIP_PEAK_DBFS = -1.0
 
 
 class RenderConfig(BaseModel):
@@ -449,6 +451,12 @@ def _write_clip(ev: PlacedEvent, clip: Clip, clip_dir: Path, sr: int) -> Rendere
     audio = fit_length(clip.audio, int(round(ev.span * sr)), sr)
     # a backend may ask for its clip to sit above or below the row's target ("distant", "light")
     gain = normalize_gain(audio, sr, ev.target_lufs + clip.level_db)
+    # An impulsive sound (a slam, a gunshot) measured over its slot is quiet for its peak: brought to the row's
+    # loudness it could peak far over full scale, and the master's limiter would then duck the whole mix under
+    # it. Its gain stops where its peak reaches CLIP_PEAK_DBFS; the loudness it falls short by shows in gain_db.
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > 0:
+        gain = min(gain, 10 ** (CLIP_PEAK_DBFS / 20) / peak)
     audio = (audio * np.float32(gain)).astype(np.float32)
     name = f"row{ev.row:03d}-{ev.audio_type}.wav"
     deliver.write_wav(clip_dir / name, audio, sr, subtype="FLOAT")
