@@ -6,6 +6,10 @@ records (:mod:`storyaudio.timeline`): a Plan, a Timeline, a RenderedClip per row
 place. Everything is written into a staging folder beside the output folder and moved in only when all of it
 succeeded, so a failed render never touches a previous good one.
 
+The script's extensions (its optional columns: :mod:`storyaudio.columns`) take part through one
+:class:`~storyaudio.columns.hooks.Hooks` object the stages call (plan, what a backend is asked, clips made or
+transformed, placement, mixer sources, delivered files); nothing here names a column.
+
 The five stages ("plan", "clips", "mix", "master", "deliver") are timed (``RenderResult.timings`` and
 timeline.json's ``timings``) and reported to an optional ``on_progress(stage, done, total)`` callback.
 """
@@ -20,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Collection, Literal, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -205,8 +209,8 @@ def _prepare(script: Script, config: RenderConfig,
         speech = backends.get("speech")
         casting = _cast(script, speech, config.voices)
         names = {kind: b.name for kind, b in backends.items()}
-        names.update({script.rows[n - 1].audio_type: name for n, name in made.items()
-                      if script.rows[n - 1].audio_type not in names})
+        for n, name in made.items():  # a type whose every row an extension makes: that extension's name
+            names.setdefault(script.rows[n - 1].audio_type, name)
         planned = hooks.plan(plan(script, names, casting, config.sample_rate, seed=config.seed,
                                   speech_gap=config.speech_gap, reseed=config.reseed))
         warnings = list(getattr(script, "warnings", [])) + extension_warnings
@@ -231,7 +235,7 @@ def _as_script(script: Script | dict | str | os.PathLike) -> Script:
     return read_script(script)
 
 
-def _build_backends(script: Script, config: RenderConfig, skip: Sequence[int] = ()) -> dict[str, Backend]:
+def _build_backends(script: Script, config: RenderConfig, skip: Collection[int] = ()) -> dict[str, Backend]:
     """One backend per audio type the script's rows use (rows in ``skip`` need none)."""
     for kind in config.use:
         if kind not in KINDS:

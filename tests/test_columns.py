@@ -297,6 +297,8 @@ def test_file_plays_the_recording_at_the_rows_loudness(made, show):
 def test_speed_changes_the_duration(made):
     result, _, _ = made
     assert event(result, 2).span == pytest.approx(8 * 0.3 / 2, rel=0.02)  # tone speech: 0.3 s a word
+    assert result.clips[2].detail.endswith(", then speed 2") and result.clips[2].info["columns"] == {
+        "speed": {"speed": 2}}
 
 
 def f0(audio: np.ndarray) -> float:
@@ -498,7 +500,7 @@ def reverb_installed(tmp_path, monkeypatch, fresh_registry):
 
 
 def test_the_example_plugin_installs_and_adds_a_reverb_tail(reverb_installed, tmp_path, capsys):
-    assert "reverb" in columns.registry().by_key
+    assert "reverb" in columns.registry().by_key and "reverb" in load_schema()["$defs"]["row"]["properties"]
     assert main(["columns"]) == 0 and "Reverb" in capsys.readouterr().out
     lines = ["Audio Type\tLayout\tID\tCharacter\tVolume\tAction\tContent\tDuration\tReverb",
              "Speech\tForeground\tN/A\tAnn\tN/A\tN/A\tone two three four\tAuto\t{}",

@@ -160,7 +160,10 @@ class Hooks:
             if audio.ndim != 2 or audio.shape[0] not in (1, 2) or not np.all(np.isfinite(audio)):
                 raise RenderError(f"the '{e.name}' extension returned {audio.shape} audio or samples that are not "
                                   "finite; it must return (channels, samples) float32.", row=ask.row)
-        return Clip(audio, clip.sample_rate, clip.detail, dict(clip.info), clip.level_db)
+        applied = {e.name: dict(values) for e, values in hooks}
+        said = ", ".join(f"{name} {' '.join(_word(v) for v in values.values())}" for name, values in applied.items())
+        return Clip(audio, clip.sample_rate, f"{clip.detail}, then {said}" if clip.detail else said,
+                    {**clip.info, "columns": applied}, clip.level_db)
 
     # -- mix and deliver ----------------------------------------------------------------------------------
     def mix(self, event: "PlacedEvent", source: "Source") -> "Source":
@@ -208,6 +211,10 @@ def _key_part(ext: Extension, ask: "Ask", values: Mapping[str, Any], ctx: Contex
     return {"extension": ext.name, "version": ext.version, "code": code_fingerprint(type(ext).__module__),
             "settings": ext.settings.model_dump(mode="json"), "values": dict(values),
             "event": ask.cache_fields(), "more": ext.cache_fields(ask, values, ctx)}
+
+
+def _word(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def _settings(cls: type[Extension], given: Mapping[str, Any] | None):
