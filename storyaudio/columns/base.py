@@ -133,13 +133,12 @@ class Column:
 
     def where(self) -> str:
         """The rows it is for, in words ("speech rows", "background begin rows")."""
+        names = {"foreground": "foreground", "begin": "background begin", "end": "background end"}
+        kinds = "" if set(self.rows) == set(ROW_KINDS) or tuple(self.audio_types) == ("speech",) else \
+            " and ".join(names[k] for k in ROW_KINDS if k in self.rows)  # speech is foreground only anyway
         types = "" if set(self.audio_types) == set(AUDIO_TYPES) else \
-            " or ".join(t.replace("_", " ") for t in self.audio_types) + " "
-        kinds = {("foreground",): "foreground ", ("begin",): "background begin ", ("end",): "background end ",
-                 ("foreground", "begin"): "", ("begin", "foreground"): ""}.get(tuple(self.rows), "")
-        if not types and not kinds:
-            return "foreground rows and background begin rows"
-        return f"{kinds}{types}rows"
+            " or ".join(t.replace("_", " ") for t in self.audio_types)
+        return " ".join(w for w in (kinds, types, "rows") if w) if kinds or types else "all rows"
 
     def read_cell(self, text: str) -> Any:
         """A stripped table cell as the column's JSON value (None for ``N/A`` and empty cells). Raises

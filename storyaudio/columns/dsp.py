@@ -6,8 +6,12 @@
   cross-correlation. For speech, one voice at a time, this keeps the voice's periods intact and sounds
   cleaner than a phase vocoder (no "phasiness"), for a few milliseconds of work per second of audio.
 * :func:`pitch_shift` changes pitch, not length: stretch by the pitch ratio, then resample back to the
-  original length (polyphase, scipy). Formants move with the pitch, as in any resampling shifter: a few
-  semitones sound natural, an octave sounds like a different (smaller or larger) speaker.
+  original length (polyphase, scipy). Resampling moves the formants too (the "chipmunk" effect), so
+  :func:`keep_formants` puts the original spectral envelope back, frame by frame: each 43 ms frame's envelope
+  (its cepstrum below 1.5 ms, far below any voice's period) is divided out of the shifted sound and the
+  original's multiplied in. The speaker stays the same person at another pitch; measured on Piper speech with
+  an offline recogniser, 3 semitones down a low voice went from 0.78 word error rate without the correction
+  to 0.13 with it (0.05-0.09 unshifted; ``bench/script_columns.py --speech``).
 * :func:`loop_to` repeats audio to a length with equal-power crossfades; :func:`cut_to` trims with a fade.
 
 Audio is float32 ``(channels, samples)``; the sample rate is always an argument. numpy (and scipy for the
@@ -58,8 +62,9 @@ def time_stretch(audio: np.ndarray, sample_rate: int, rate: float) -> np.ndarray
     return np.ascontiguousarray(out[:, :out_len])
 
 
-def pitch_shift(audio: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
-    """``audio`` ``semitones`` higher (negative: lower) at the same length."""
+def pitch_shift(audio: np.ndarray, sample_rate: int, semitones: float, formants: bool = True) -> np.ndarray:
+    """``audio`` ``semitones`` higher (negative: lower) at the same length; ``formants``: keep the original
+    spectral envelope (the same voice at another pitch) rather than let it move with the pitch."""
     x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     if abs(semitones) < 1e-6 or x.shape[1] == 0:
         return x.copy()
@@ -70,8 +75,58 @@ def pitch_shift(audio: np.ndarray, sample_rate: int, semitones: float) -> np.nda
     shifted = resample_poly(stretched, ratio.denominator, ratio.numerator, axis=1).astype(np.float32)
     n = x.shape[1]
     if shifted.shape[1] >= n:
-        return np.ascontiguousarray(shifted[:, :n])
-    return np.pad(shifted, ((0, 0), (0, n - shifted.shape[1])))
+        shifted = np.ascontiguousarray(shifted[:, :n])
+    else:
+        shifted = np.pad(shifted, ((0, 0), (0, n - shifted.shape[1])))
+    return keep_formants(shifted, x, sample_rate) if formants else shifted
+
+
+def keep_formants(shifted: np.ndarray, original: np.ndarray, sample_rate: int,
+                  lifter_seconds: float = 0.0015) -> np.ndarray:
+    """``shifted`` (the same length as ``original``) with the spectral envelope of ``original`` frame by frame:
+    the envelope is the cepstrum up to ``lifter_seconds``; the gain per bin is kept within -26..+26 dB so
+    that silence is not lifted into noise."""
+    n_fft = 1 << int(np.ceil(np.log2(0.04 * sample_rate)))
+    hop = n_fft // 4
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+    lifter = max(8, int(lifter_seconds * sample_rate))
+    n = shifted.shape[1]
+    out = np.empty_like(shifted, dtype=np.float32)
+    for ch in range(shifted.shape[0]):
+        have = np.fft.rfft(_frames(shifted[ch], n_fft, hop) * window, axis=-1)
+        want = np.abs(np.fft.rfft(_frames(original[ch], n_fft, hop) * window, axis=-1))
+        have *= np.clip(_envelope(want, n_fft, lifter) / _envelope(np.abs(have), n_fft, lifter), 0.05, 20.0)
+        frames = np.fft.irfft(have, n=n_fft, axis=-1).astype(np.float32) * window
+        total = _overlap_add(frames, hop)
+        weight = _overlap_add(np.tile(window**2, (frames.shape[0], 1)), hop)
+        out[ch] = (total / np.maximum(weight, 1e-6))[n_fft // 2 : n_fft // 2 + n]
+    return out
+
+
+def _frames(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Frames of ``n_fft`` samples every ``hop``, the signal padded by half a frame on each side."""
+    padded = np.pad(x, (n_fft // 2, n_fft // 2 + hop))
+    count = 1 + (padded.size - n_fft) // hop
+    return np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop][:count]
+
+
+def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
+    """Frames placed every ``hop`` samples and summed (``n_fft`` a multiple of ``hop``): every ``n_fft // hop``-th
+    frame abuts the last, so each such group adds in one reshaped stroke."""
+    count, n_fft = frames.shape
+    step = n_fft // hop
+    out = np.zeros((count + step) * hop, dtype=np.float32)
+    for j in range(step):
+        flat = frames[j::step].reshape(-1)
+        out[j * hop : j * hop + flat.size] += flat
+    return out
+
+
+def _envelope(magnitude: np.ndarray, n_fft: int, lifter: int) -> np.ndarray:
+    """The smooth spectral envelope of each frame: its real cepstrum cut at ``lifter`` samples."""
+    cepstrum = np.fft.irfft(np.log(magnitude + 1e-7), n=n_fft, axis=-1)
+    cepstrum[:, lifter : n_fft - lifter + 1] = 0.0
+    return np.exp(np.fft.rfft(cepstrum, n=n_fft, axis=-1).real)
 
 
 def cut_to(audio: np.ndarray, n: int, sample_rate: int, fade_seconds: float = 0.5) -> np.ndarray:
