@@ -1,9 +1,8 @@
 """``Pitch``: a speech row's voice moved up or down by semitones (-12 to 12), at the same length.
 
-The clip is pitch-shifted (:func:`storyaudio.columns.dsp.pitch_shift`: a WSOLA stretch, then a polyphase
-resample), so it works with every speech backend and with recorded rows. Formants move with the pitch: a few
-semitones make a character sound a little higher or deeper; an octave makes a different, smaller or larger,
-voice."""
+The clip is pitch-shifted (:func:`storyaudio.columns.dsp.pitch_shift`: a WSOLA stretch, a polyphase
+resample, then the original spectral envelope put back), so it works with every speech backend and with
+recorded rows, and the speaker keeps their formants: the same person, higher or deeper."""
 
 from __future__ import annotations
 
