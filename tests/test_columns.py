@@ -208,15 +208,26 @@ class Gain(Extension):
         return {"gains.tsv": folder / "gains.tsv"}
 
 
+class Faulty(Extension):
+    """A test extension with a bug in its clip hook (a yes/no column)."""
+
+    name = "faulty"
+    columns = (Column("explode", "Explode", {"type": "boolean"}),)
+
+    def clip(self, audio, sample_rate, ask, values, ctx):
+        raise ZeroDivisionError("division by zero")
+
+
 class Clashing(Extension):
     name = "clashing"
     columns = (Column("pan", "Panorama", {"type": "number"}),)
 
 
-def test_mix_and_deliver_hooks_and_a_clashing_plugin_left_out_with_the_reason(tmp_path, monkeypatch,
+def test_mix_and_deliver_hooks_and_a_clashing_plugin_left_out_with_the_reason(tmp_path, monkeypatch, capsys,
                                                                               fresh_registry):
     monkeypatch.setitem(columns.BUILTIN, "gain", "test_columns:Gain")
     monkeypatch.setitem(columns.BUILTIN, "clashing", "test_columns:Clashing")
+    monkeypatch.setitem(columns.BUILTIN, "faulty", "test_columns:Faulty")
     columns.refresh()
     reg = columns.registry()
     assert "gain_db" in reg.by_key and dict(reg.failed) == {"clashing": "column key 'pan' is taken"}
@@ -232,6 +243,14 @@ def test_mix_and_deliver_hooks_and_a_clashing_plugin_left_out_with_the_reason(tm
     assert 20 * math.log10(rms(second) / rms(first)) == pytest.approx(-12, abs=0.3)  # same clip (cached), 12 dB down
     assert (tmp_path / "out" / "gains.tsv").read_text() == "2\t-12\n"
     assert "gains.tsv" in json.loads((tmp_path / "out" / ".storyaudio-manifest.json").read_text())["files"]
+    # a plugin's bug is a render failure naming the plugin and the row (exit 1), not a traceback
+    script = tmp_path / "faulty.tsv"
+    script.write_text("Audio Type\tLayout\tID\tCharacter\tVolume\tAction\tContent\tDuration\tExplode\n"
+                      "Music\tForeground\tN/A\tN/A\tN/A\tN/A\ttheme\t1\tno\n"
+                      "Music\tForeground\tN/A\tN/A\tN/A\tN/A\ttheme\t1\tyes\n")
+    assert main(["render", str(script), "-o", str(tmp_path / "faulty"), "-q", "--use", "music=tone"]) == 1
+    assert capsys.readouterr().err.strip() == ("error: row 1: the 'faulty' extension failed: ZeroDivisionError: "
+                                               "division by zero")
 
 
 # -- every format carries the columns -----------------------------------------------------------------------

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from pydantic import ValidationError
 
-from ..errors import OptionError, Problem, RenderError, ScriptError
+from ..errors import OptionError, Problem, RenderError, ScriptError, StoryAudioError
 from . import registry
 from .base import Context, Extension
 
@@ -73,7 +74,8 @@ class Hooks:
         self.ctx = replace(self.ctx, backends=dict(backends))
         warnings: list[Problem] = []
         for e in self.extensions:
-            warnings += e.prepare(self.ctx)
+            with _guard(e):
+                warnings += e.prepare(self.ctx)
         for n, row in enumerate(self.script.rows, start=1):
             active = [(e, e.values(row)) for e in self.extensions if e.applies(row)]
             if active:
@@ -89,14 +91,16 @@ class Hooks:
         events = []
         for ev in plan.events:
             for e, values in self._on(ev.row, "plan"):
-                ev = e.plan(ev, values, self.ctx)
+                with _guard(e, ev.row):
+                    ev = e.plan(ev, values, self.ctx)
             events.append(ev)
         return replace(plan, events=tuple(events))
 
     def request(self, ask: "Ask") -> "Ask":
         """What the backend is asked for a row, as the extensions changed it (the text, the length)."""
         for e, values in self._on(ask.row, "request"):
-            ask = e.request(ask, values, self.ctx)
+            with _guard(e, ask.row):
+                ask = e.request(ask, values, self.ctx)
         return ask
 
     def place(self, timeline: "Timeline") -> "Timeline":
@@ -107,7 +111,8 @@ class Hooks:
         for ev in timeline.events:
             for e, values in self._on(ev.row, "place"):
                 try:
-                    new = e.place(ev, values, self.ctx)
+                    with _guard(e, ev.row):
+                        new = e.place(ev, values, self.ctx)
                 except ScriptError as exc:
                     problems += exc.problems
                     continue
@@ -156,7 +161,8 @@ class Hooks:
             return clip
         audio = clip.audio
         for e, values in hooks:
-            audio = np.asarray(e.clip(audio, clip.sample_rate, ask, values, self.ctx), dtype=np.float32)
+            with _guard(e, ask.row):
+                audio = np.asarray(e.clip(audio, clip.sample_rate, ask, values, self.ctx), dtype=np.float32)
             if audio.ndim != 2 or audio.shape[0] not in (1, 2) or not np.all(np.isfinite(audio)):
                 raise RenderError(f"the '{e.name}' extension returned {audio.shape} audio or samples that are not "
                                   "finite; it must return (channels, samples) float32.", row=ask.row)
@@ -168,7 +174,8 @@ class Hooks:
     # -- mix and deliver ----------------------------------------------------------------------------------
     def mix(self, event: "PlacedEvent", source: "Source") -> "Source":
         for e, values in self._on(event.row, "mix"):
-            source = e.mix(source, event, values, self.ctx)
+            with _guard(e, event.row):
+                source = e.mix(source, event, values, self.ctx)
         return source
 
     def deliver(self, folder: Path, timeline: "Timeline", clips: Mapping[int, "RenderedClip"],
@@ -179,7 +186,9 @@ class Hooks:
         for e in self.extensions:
             if not e.overrides("deliver"):
                 continue
-            for name, path in e.deliver(folder, timeline, clips, self.ctx).items():
+            with _guard(e):
+                made = e.deliver(folder, timeline, clips, self.ctx)
+            for name, path in made.items():
                 if name in taken or name in out:
                     raise RenderError(f"the '{e.name}' extension delivers '{name}', a file another part of "
                                       "storyaudio writes; it must choose another name.")
@@ -211,6 +220,17 @@ def _key_part(ext: Extension, ask: "Ask", values: Mapping[str, Any], ctx: Contex
     return {"extension": ext.name, "version": ext.version, "code": code_fingerprint(type(ext).__module__),
             "settings": ext.settings.model_dump(mode="json"), "values": dict(values),
             "event": ask.cache_fields(), "more": ext.cache_fields(ask, values, ctx)}
+
+
+@contextmanager
+def _guard(ext: Extension, row: int | None = None) -> Iterator[None]:
+    """An extension's bug (not a StoryAudioError it raises on purpose) as a RenderError naming it and the row."""
+    try:
+        yield
+    except StoryAudioError:
+        raise
+    except Exception as exc:
+        raise RenderError(f"the '{ext.name}' extension failed: {type(exc).__name__}: {exc}", row=row) from exc
 
 
 def _word(value: Any) -> str:
