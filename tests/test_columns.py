@@ -246,10 +246,10 @@ def test_mix_and_deliver_hooks_and_a_clashing_plugin_left_out_with_the_reason(tm
     # a plugin's bug is a render failure naming the plugin and the row (exit 1), not a traceback
     script = tmp_path / "faulty.tsv"
     script.write_text("Audio Type\tLayout\tID\tCharacter\tVolume\tAction\tContent\tDuration\tExplode\n"
-                      "Music\tForeground\tN/A\tN/A\tN/A\tN/A\ttheme\t1\tno\n"
+                      "Music\tForeground\tN/A\tN/A\tN/A\tN/A\ttheme\t1\tN/A\n"
                       "Music\tForeground\tN/A\tN/A\tN/A\tN/A\ttheme\t1\tyes\n")
     assert main(["render", str(script), "-o", str(tmp_path / "faulty"), "-q", "--use", "music=tone"]) == 1
-    assert capsys.readouterr().err.strip() == ("error: row 1: the 'faulty' extension failed: ZeroDivisionError: "
+    assert capsys.readouterr().err.strip() == ("error: row 2: the 'faulty' extension failed: ZeroDivisionError: "
                                                "division by zero")
 
 
