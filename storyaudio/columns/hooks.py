@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from ..timeline import PlacedEvent, Plan, RenderedClip, Timeline
 
 
+#: The hooks an extension may override, by the stage that calls them (``rules`` runs whenever a script is read).
+_HOOKS = ("prepare", "plan", "request", "render", "clip", "place", "mix", "deliver")
+
+
 class Hooks:
     """The installed extensions, set up for one render of ``script``.
 
@@ -49,10 +53,12 @@ class Hooks:
         self.extensions: list[Extension] = [cls(_settings(cls, settings.get(cls.name))) for cls in reg.extensions]
         self.script = script
         self.ctx = Context(script, sample_rate, Path(base_dir), tuple(Path(p) for p in allow_paths))
+        self._has = {id(e): {h for h in _HOOKS if e.overrides(h)} for e in self.extensions}
         self._makers: dict[int, Extension] = {}
+        renderers = [e for e in self.extensions if "render" in self._has[id(e)]]
         problems = []
         for n, row in enumerate(script.rows, start=1):
-            makers = [e for e in self.extensions if e.overrides("render") and e.applies(row)]
+            makers = [e for e in renderers if e.applies(row)]
             if len(makers) > 1:
                 problems.append(Problem(n, None, f"{' and '.join(e.name for e in makers)} would each make this "
                                         "row's audio.", "set the column of only one of them on this row."))
@@ -83,7 +89,7 @@ class Hooks:
         return warnings
 
     def _on(self, row: int, hook: str) -> list[tuple[Extension, dict[str, Any]]]:
-        return [(e, v) for e, v in self._active.get(row, ()) if e.overrides(hook)]
+        return [(e, v) for e, v in self._active.get(row, ()) if hook in self._has[id(e)]]
 
     # -- plan ---------------------------------------------------------------------------------------------
     def plan(self, plan: "Plan") -> "Plan":
@@ -184,7 +190,7 @@ class Hooks:
         out: dict[str, Path] = {}
         taken = set(taken)
         for e in self.extensions:
-            if not e.overrides("deliver"):
+            if "deliver" not in self._has[id(e)]:
                 continue
             with _guard(e):
                 made = e.deliver(folder, timeline, clips, self.ctx)
