@@ -112,7 +112,7 @@ def _pipeline():
 
 def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0.35, no_ducking=False,
             duck_db=-8.0, mp3=False, no_stems=False, no_picture=False, jobs=2, no_cache=False, quiet=False,
-            force=False):
+            force=False, allow_path=(), lexicon=(), base_dir=None):
     from pydantic import ValidationError
 
     from .backends import parse_set_options
@@ -123,7 +123,8 @@ def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0
             voices=_pairs(voice, "--voice", "CHARACTER=VOICE (e.g. --voice 'News Anchor=walter')"),
             preset=preset, sample_rate=sample_rate, seed=seed, speech_gap=gap, ducking=not no_ducking,
             duck_db=duck_db, mp3=mp3, stems=not no_stems, picture=not no_picture, jobs=jobs, cache=not no_cache,
-            progress=not quiet, force=force)
+            progress=not quiet, force=force, allow_paths=list(allow_path), base_dir=base_dir,
+            extensions={"lexicon": {"files": list(lexicon)}} if lexicon else {})
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -152,6 +153,10 @@ ForceOpt = typer.Option(False, "--force", help="Render into a folder that holds 
 StrictOpt = typer.Option(False, "--strict-loudness", help="Exit with code 3 when the master misses its preset "
                          "(the files are written all the same).")
 TimingsOpt = typer.Option(False, "--timings", help="Print the seconds each stage took.")
+AllowPathOpt = typer.Option([], "--allow-path", help="A folder outside the script's folder that its File column "
+                            "(or cover) may name files in. Repeatable.")
+LexiconOpt = typer.Option([], "--lexicon", help="A pronunciation lexicon: TSV lines 'word<TAB>respelling"
+                          "[<TAB>phonemes]' applied to what the voices say. Repeatable.")
 
 
 def _wide_console():
@@ -235,7 +240,8 @@ def render(
     sample_rate: int = RateOpt, seed: int = SeedOpt, gap: float = GapOpt, no_ducking: bool = NoDuckOpt,
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
     jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt, force: bool = ForceOpt,
-    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt,
+    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt, allow_path: List[Path] = AllowPathOpt,
+    lexicon: List[Path] = LexiconOpt,
 ):
     """Render a script into OUT: mix.wav, stems/, clips/, timeline.json/png, subtitles, loudness.json.
 
@@ -249,7 +255,7 @@ def render(
     if quiet:
         _quiet()
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
-                     no_picture, jobs, no_cache, quiet, force)
+                     no_picture, jobs, no_cache, quiet, force, allow_path, lexicon)
     outdir = out or Path("outputs") / script.stem
     check_outdir(outdir, force)
     _private_paths()
@@ -261,7 +267,7 @@ def render(
 def validate(
     script: Path = typer.Argument(..., help="Script file to check."),
     use: List[str] = UseOpt, set_: List[str] = SetOpt, voice: List[str] = VoiceOpt,
-    preset: str = PresetOpt,
+    preset: str = PresetOpt, allow_path: List[Path] = AllowPathOpt, lexicon: List[Path] = LexiconOpt,
 ):
     """Check a script as render would, before any audio is made: the schema and the rules, the backends it
     would use (known, installed), the options and pinned voices. Every problem is printed with its row and
@@ -272,7 +278,8 @@ def validate(
     from .script import read_script
 
     s = read_script(script)
-    problems = _pipeline().check(s, _config(use, set_, voice, preset))
+    problems = _pipeline().check(s, _config(use, set_, voice, preset, allow_path=allow_path, lexicon=lexicon,
+                                            base_dir=script.parent))
     fg = [r for r in s.rows if r.layout == "foreground"]
     typer.echo(f"ok: '{s.title}', {len(s.rows)} rows ({len(fg)} foreground), "
                f"{len(s.characters())} speaking characters: {', '.join(s.characters()) or 'none'}")
@@ -295,11 +302,36 @@ def convert(
 
 
 @app.command()
-def schema(strict: bool = typer.Option(False, "--strict", help="The OpenAI strict-output variant.")):
-    """Print the audio script's JSON Schema."""
+def schema(strict: bool = typer.Option(False, "--strict", help="The OpenAI strict-output variant (with the "
+                                       "extension columns the writer may use).")):
+    """Print the audio script's JSON Schema, with the columns of the installed extensions."""
     from .script import load_schema, strict_schema
 
     typer.echo(json.dumps(strict_schema() if strict else load_schema(), indent=2))
+
+
+@app.command()
+def columns():
+    """List the optional script columns (and script-wide fields) of the installed extensions.
+
+    Example: storyaudio columns
+    """
+    from rich.table import Table
+
+    from .columns import registry
+
+    reg = registry()
+    table = Table(title="optional script columns")
+    for col in ("column", "JSON key", "rows", "writer", "extension", "description"):
+        table.add_column(col, overflow="fold")
+    for cls in reg.extensions:
+        for c in cls.columns:
+            table.add_row(c.header, c.key, c.where(), "yes" if c.writer else "", cls.name, c.description)
+        for f in cls.fields:
+            table.add_row(f"# {f.label}: ...", f.key, "script", "yes" if f.writer else "", cls.name, f.description)
+    for name, why in reg.failed:
+        table.add_row("?", "", "", "", name, f"[red]not loaded: {why}[/red]")
+    _wide_console().print(table)
 
 
 @app.command()
@@ -477,7 +509,8 @@ def compose(
     sample_rate: int = RateOpt, seed: int = SeedOpt, gap: float = GapOpt, no_ducking: bool = NoDuckOpt,
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
     jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt, force: bool = ForceOpt,
-    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt,
+    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt, allow_path: List[Path] = AllowPathOpt,
+    lexicon: List[Path] = LexiconOpt,
 ):
     """Write a script from a prompt with an LLM, then render it exactly as `render` does.
 
@@ -489,7 +522,7 @@ def compose(
     if quiet:
         _quiet()
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
-                     no_picture, jobs, no_cache, quiet, force)
+                     no_picture, jobs, no_cache, quiet, force, allow_path, lexicon)
     check_outdir(out, force)  # before the LLM spends tokens
     data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
                      no_examples, temperature, timeout, quiet)

@@ -6,6 +6,10 @@ records (:mod:`storyaudio.timeline`): a Plan, a Timeline, a RenderedClip per row
 place. Everything is written into a staging folder beside the output folder and moved in only when all of it
 succeeded, so a failed render never touches a previous good one.
 
+The script's extensions (its optional columns: :mod:`storyaudio.columns`) take part through one
+:class:`~storyaudio.columns.hooks.Hooks` object the stages call (plan, what a backend is asked, clips made or
+transformed, placement, mixer sources, delivered files); nothing here names a column.
+
 The five stages ("plan", "clips", "mix", "master", "deliver") are timed (``RenderResult.timings`` and
 timeline.json's ``timings``) and reported to an optional ``on_progress(stage, done, total)`` callback.
 """
@@ -20,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Collection, Literal, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +37,7 @@ from .backends.base import Clip
 from .backends.base import Event as BackendEvent
 from .cache import ClipCache, clip_key
 from .casting import Character, cast_characters, find_voice, voice_listing
+from .columns.hooks import Hooks
 from .errors import (BackendUnavailableError, OptionError, Problem, RenderError, ScriptError,
                      StoryAudioError)
 from .fingerprint import code_fingerprint
@@ -40,6 +45,7 @@ from .mix.loudness import normalize_gain
 from .mix.master import MasterReport, get_preset, master_file
 from .mix.mixer import Source, Track, ducking_envelope, mix_to_file
 from .outdir import prepare as prepare_outdir
+from .paths import script_folder
 from .plan import place, plan
 from .script import Script, read_script
 from .timeline import Event, PlacedEvent, Plan, RenderedClip, Timeline
@@ -80,6 +86,9 @@ class RenderConfig(BaseModel):
                                                      "script file's folder, else the current directory)")
     allow_paths: list[Path] = Field(default_factory=list,
                                     description="more folders the script may name files in (--allow-path)")
+    extensions: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                                  description="script extension name -> its settings "
+                                                              "(e.g. {'lexicon': {'files': ['names.tsv']}})")
 
 
 @dataclass
@@ -111,28 +120,30 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     stages.begin("plan")
 
     # 1. Validate the script and the settings (before any work, so bad input costs nothing).
+    base_dir = script_folder(script, config.base_dir)
     script = _as_script(script)
     preset = get_preset(config.preset)
 
     # 2. Choose and build one backend per audio type the script uses; 3. cast a voice for every character;
-    # 4. plan: tracks, seeds, known durations.
-    backends, planned, warnings = _prepare(script, config)
+    # 4. plan: tracks, seeds, known durations (the script's extensions take part from here on).
+    backends, planned, warnings, hooks = _prepare(script, config, base_dir)
 
     stage = prepare_outdir(outdir, config.force)  # refuses a bad folder; clears what killed renders left
     staging = stage.path
     try:
         stages.begin("clips", total=len(planned.events))
-        renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, config.jobs, stages.step)
+        renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, config.jobs, stages.step,
+                                 hooks)
 
         # 5. Render the foreground; speech lengths become known.
-        clips = renderer.run([_ask(ev, ev.requested) for ev in planned.foreground])
+        clips = renderer.run([hooks.request(_ask(ev, ev.requested)) for ev in planned.foreground])
         lengths = {row: clip.seconds for row, clip in clips.items()}
 
         # 6. Place every event in time; background spans follow from the foreground.
-        timeline = place(planned, script, lengths)
+        timeline = hooks.place(place(planned, script, lengths))
 
         # 7. Render the background at the exact length of its span.
-        clips.update(renderer.run([_ask(ev, ev.span) for ev in timeline.background]))
+        clips.update(renderer.run([hooks.request(_ask(ev, ev.span)) for ev in timeline.background]))
 
         # 8. Fit each clip to its slot, normalise it to its row's loudness, and write clips/.
         clip_dir = staging / "clips"
@@ -141,7 +152,7 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
 
         # 9. Mix the tracks in blocks from the clip files (with ducking, pan and fades); write stems/.
         stages.begin("mix")
-        mixed = _mix(timeline, rendered, staging, config)
+        mixed = _mix(timeline, rendered, staging, config, hooks)
 
         # 10. Master to the preset: integrated loudness and a true-peak limiter.
         stages.begin("master")
@@ -153,6 +164,7 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         # 11. Deliver the files.
         stages.begin("deliver")
         files = _deliver(staging, script, timeline, rendered, mastered, report, config)
+        files.update(hooks.deliver(staging, timeline, rendered, [*files, "timeline.json"]))
         del mastered
         for scratch in (mixed, staging / ".mastered.npy"):  # the float mix and master: working files only
             scratch.unlink()
@@ -180,9 +192,10 @@ def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None
     puts them on ``RenderResult.warnings``). ``storyaudio validate`` calls this, so validate and render
     agree."""
     config = config or RenderConfig()
+    base_dir = script_folder(script, config.base_dir)
     script = _as_script(script)
     get_preset(config.preset)
-    backends, _, warnings = _prepare(script, config)
+    backends, _, warnings, _ = _prepare(script, config, base_dir)
     for b in backends.values():
         b.close()
     return warnings
@@ -190,25 +203,33 @@ def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None
 
 # -- steps --------------------------------------------------------------------------------------------------
 
-def _prepare(script: Script, config: RenderConfig) -> tuple[dict[str, Backend], Plan, list[Problem]]:
-    """What render and check share: the backends per audio type, the casting and the plan, and the warnings
-    about them (text a voice cannot speak). A failure closes the backends it built."""
-    backends = _build_backends(script, config)
+def _prepare(script: Script, config: RenderConfig,
+             base_dir: Path) -> tuple[dict[str, Backend], Plan, list[Problem], Hooks]:
+    """What render and check share: the backends per audio type, the script's extensions, the casting and
+    the plan, and the warnings about them (text a voice cannot speak). A failure closes the backends it
+    built."""
+    hooks = Hooks(script, config.extensions, config.sample_rate, base_dir, config.allow_paths)
+    made = hooks.made_rows  # rows an extension makes (an audio file) need no backend
+    backends = _build_backends(script, config, skip=made)
     try:
+        extension_warnings = hooks.prepare(backends)
         speech = backends.get("speech")
         casting = _cast(script, speech, config.voices)
-        planned = plan(script, {kind: b.name for kind, b in backends.items()}, casting, config.sample_rate,
-                       seed=config.seed, speech_gap=config.speech_gap, reseed=config.reseed)
-        warnings = list(getattr(script, "warnings", []))
+        names = {kind: b.name for kind, b in backends.items()}
+        for n, name in made.items():  # a type whose every row an extension makes: that extension's name
+            names.setdefault(script.rows[n - 1].audio_type, name)
+        planned = hooks.plan(plan(script, names, casting, config.sample_rate, seed=config.seed,
+                                  speech_gap=config.speech_gap, reseed=config.reseed))
+        warnings = list(getattr(script, "warnings", [])) + extension_warnings
         for n, row in enumerate(script.rows, start=1):
-            if speech is not None and row.audio_type == "speech" and row.content:
+            if speech is not None and row.audio_type == "speech" and row.content and n not in made:
                 for why in speech.text_problems(row.content, casting.get(row.character or "")):
                     warnings.append(Problem(n, "content", why, "respell it in words the voice can say."))
     except BaseException:
         for b in backends.values():
             b.close()
         raise
-    return backends, planned, warnings
+    return backends, planned, warnings, hooks
 
 
 def _as_script(script: Script | dict | str | os.PathLike) -> Script:
@@ -221,11 +242,13 @@ def _as_script(script: Script | dict | str | os.PathLike) -> Script:
     return read_script(script)
 
 
-def _build_backends(script: Script, config: RenderConfig) -> dict[str, Backend]:
+def _build_backends(script: Script, config: RenderConfig, skip: Collection[int] = ()) -> dict[str, Backend]:
+    """One backend per audio type the script's rows use (rows in ``skip`` need none)."""
     for kind in config.use:
         if kind not in KINDS:
             raise OptionError(f"--use {kind}=...: unknown audio type '{kind}'. Use speech, music or sound_effect.")
-    used_kinds = [k for k in KINDS if any(r.audio_type == k for r in script.rows)]
+    used_kinds = [k for k in KINDS if any(r.audio_type == k and n not in skip
+                                          for n, r in enumerate(script.rows, start=1))]
     chosen = {kind: config.use.get(kind, DEFAULTS[kind]) for kind in used_kinds}
     for name in config.options:
         if name not in chosen.values():
@@ -301,8 +324,9 @@ class _ClipRenderer:
     batches). ``on_clip()`` is called as each clip is ready (in the calling thread)."""
 
     def __init__(self, backends: dict[str, Backend], cache: ClipCache, sample_rate: int, jobs: int,
-                 on_clip: Callable[[], None]):
+                 on_clip: Callable[[], None], hooks: Hooks):
         self.backends = backends
+        self.hooks = hooks
         self.cache = cache
         self.sr = sample_rate
         self.jobs = jobs
@@ -313,20 +337,36 @@ class _ClipRenderer:
 
     def _key(self, backend: Backend, bev: BackendEvent) -> str:
         # a cached clip is the backend's output as _accept converted it (resampled by storyaudio.audio)
+        made = self.hooks.make_key(bev)  # a clip an extension makes (an audio file)
+        if made is not None:
+            return clip_key(made["extension"], made["version"], made["settings"], made, self.sr,
+                            f"{made['code']}+{code_fingerprint('storyaudio.audio')}")
         code = f"{code_fingerprint(type(backend).__module__)}+{code_fingerprint('storyaudio.audio')}"
         return clip_key(backend.name, backend.version, backend.options.model_dump(mode="json"),
                         bev.cache_fields(), self.sr, code)
+
+    def _finish(self, bev: BackendEvent, key: str, clip: Clip) -> Clip:
+        """The clip after the extensions' clip hooks (speed, pitch...), cached on its own key."""
+        tkey = self.hooks.transform_key(bev, key)
+        if tkey is None:
+            return clip
+        hit = self.cache.get(tkey)
+        if hit is not None:
+            return hit
+        clip = self.hooks.clip(bev, clip)
+        self.cache.put(tkey, clip)
+        return clip
 
     def run(self, asks: Sequence[BackendEvent]) -> dict[int, Clip]:
         """Each asked event's clip, by row, at the render's sample rate."""
         out: dict[int, Clip] = {}
         todo: dict[int, tuple[Backend, list[tuple[BackendEvent, str]]]] = {}
         for bev in asks:
-            backend = self.backends[bev.kind]
+            backend = self.hooks.maker(bev) or self.backends[bev.kind]
             key = self._key(backend, bev)
             hit = self.cache.get(key)
             if hit is not None:
-                out[bev.row] = self._accept(backend, bev, hit)
+                out[bev.row] = self._finish(bev, key, self._accept(backend, bev, hit))
                 self.cached_rows.append(bev.row)
                 self.on_clip()
             else:
@@ -345,7 +385,7 @@ class _ClipRenderer:
                     for bev, clip, key in done:
                         clip = self._accept(backend, bev, clip)  # check and convert first: only good clips are cached
                         self.cache.put(key, clip)
-                        out[bev.row] = clip
+                        out[bev.row] = self._finish(bev, key, clip)
                         self.rendered_rows.append(bev.row)
                         self.on_clip()
             except BaseException:  # Ctrl-C or a failed clip: drop the clips not started yet
@@ -464,7 +504,8 @@ def _write_clip(ev: PlacedEvent, clip: Clip, clip_dir: Path, sr: int) -> Rendere
                         round(20 * float(np.log10(max(gain, 1e-12))), 2))
 
 
-def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, config: RenderConfig) -> Path:
+def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, config: RenderConfig,
+         hooks: Hooks) -> Path:
     sr = timeline.sample_rate
     n_samples = timeline.mix_samples  # the timeline and a short tail of room after its end
     tracks: dict[str, Track] = {}
@@ -472,8 +513,9 @@ def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, c
         track = tracks.setdefault(ev.track, Track(ev.track, ducked=ev.layout == "background" and config.ducking))
         start = int(round(ev.start * sr))
         length = int(round(ev.span * sr))
-        track.sources.append(Source(start=start, length=length, path=staging / rendered[ev.row].clip_file,
-                                    pan=ev.pan, fade_in=int(ev.fade_in * sr), fade_out=int(ev.fade_out * sr)))
+        track.sources.append(hooks.mix(ev, Source(start=start, length=length,
+                                                  path=staging / rendered[ev.row].clip_file, pan=ev.pan,
+                                                  fade_in=int(ev.fade_in * sr), fade_out=int(ev.fade_out * sr))))
     duck = None
     if config.ducking:
         speech = [(e.start, e.end) for e in timeline.foreground if e.audio_type == "speech"]

@@ -148,6 +148,9 @@ class Backend(Generic[O]):
     batching: ClassVar[bool] = False
     #: Group size for batching backends whose Options have no ``batch_size`` field.
     default_batch_size: ClassVar[int] = 8
+    #: Speech backends: the phoneme notation they read inside ``[[...]]`` in their text ("espeak": espeak-ng's
+    #: ASCII phoneme mnemonics), so a pronunciation lexicon may send phonemes; "" when they read none.
+    phoneme_input: ClassVar[str] = ""
 
     options: O
 

@@ -141,7 +141,7 @@ def write_cell(value: Any, key: str) -> str:
         return "N/A"
     if key == "audio_type":
         return TYPE_OUT.get(value, str(value))
-    if key in ("layout", "action") or value == "auto":
+    if key in ("layout", "action") or (key == "duration" and value == "auto"):
         return str(value).capitalize()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
