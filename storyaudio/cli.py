@@ -335,6 +335,10 @@ def compose(
     _report(do_render(data, out, config), quiet)
 
 
+from .cli_clipsonic import app as _clipsonic_app  # noqa: E402  (the `storyaudio clipsonic` sub-commands)
+app.add_typer(_clipsonic_app, name="clipsonic")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning storyaudio errors into one message and an exit code."""
     try:
