@@ -91,8 +91,7 @@ def generate(
     out: Path = typer.Option(..., "--out", "-o", help="WAV file to write."),
     seconds: Optional[float] = typer.Option(None, "--seconds", help="Length (default: one model window)."),
     steps: int = typer.Option(50, "--steps", help="Denoising steps."),
-    guidance: float = typer.Option(2.0, "--guidance", help="Classifier-free guidance (1 = off; strong guidance "
-                                   "can push a small model's mels out of range)."),
+    guidance: float = typer.Option(3.0, "--guidance", help="Classifier-free guidance (1 = off)."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed makes the same sound."),
     clip_model: Optional[str] = typer.Option(None, "--clip-model", help="CLIP, when the checkpoint's has moved."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),

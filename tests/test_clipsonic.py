@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-torch = pytest.importorskip("torch", reason="clipsonic needs torch: pip install 'storyaudio[neural,clipsonic]'")
+torch = pytest.importorskip("torch", reason="clipsonic needs torch: pip install 'storyaudio[clipsonic]'")
 pytest.importorskip("diffusers", reason="clipsonic needs diffusers")
 pytest.importorskip("av", reason="clipsonic reads videos with PyAV: pip install av")
 
@@ -170,6 +170,10 @@ def test_trained_model_makes_each_class_from_unseen_pictures_and_captions_and_ra
 
 
 # -- the backend ------------------------------------------------------------------------------------------
+def _rel_rms(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((a - b) ** 2)) / max(np.sqrt(np.mean(b**2)), 1e-12))
+
+
 def test_backend_batches_like_one_by_one_and_crossfades_long_effects(world, trained):
     backend = create_backend("clipsonic", "sound_effect", {"model": str(trained), "root": str(world["root"]),
                                                            "steps": "6", "device": "cpu"})
@@ -180,17 +184,20 @@ def test_backend_batches_like_one_by_one_and_crossfades_long_effects(world, trai
     batch = backend.render_batch(events, 48000)
     assert [c.audio.shape for c in batch] == [(1, 19200), (1, round(1.3 * 48000)), (1, 5 * 48000)]  # default 5 s
     assert all(c.sample_rate == 48000 and np.all(np.isfinite(c.audio)) for c in batch)
-    window = 16 * 256 / 16000  # tiny: 16 frames of 256 samples
+    window = 15 * 256 / 16000  # tiny: 16 mel frames voice 15 hops of 256 samples
     assert batch[0].info["windows"] == 2 and batch[1].info["windows"] > 1.3 / window
     assert "crossfaded windows" in batch[1].detail and batch[0].info["query"] == "image"
     assert batch[1].info["query"] == "text via prior"
+    noise = batch[1].audio[0]
+    assert np.std(noise[-4800:]) > 0.3 * np.std(noise)  # the windows reach the very end: no silent tail
     alone = [backend.render(e, 48000) for e in events[:2]]
     for a, b in zip(alone, batch):
-        # a batch convolves in other kernels than a single row: equal up to float rounding
-        assert np.abs(a.audio - b.audio).max() < 2e-3 * np.abs(b.audio).max()
+        # a batch convolves with other kernels than one row: equal up to float rounding (which the sampler and
+        # Griffin-Lim's iterations magnify a little)
+        assert _rel_rms(a.audio, b.audio) < 1e-2
     reseeded = backend.render(Event(0, "sound_effect", image, duration=0.4, seed=9), 48000)
-    assert np.abs(reseeded.audio - batch[0].audio).max() > 0.1 * np.abs(batch[0].audio).max()
-    assert max(float(np.abs(c.audio).max()) for c in batch) < 0.95  # peaks held near -0.9 dBFS (resampling overshoots)
+    assert _rel_rms(reseeded.audio, batch[0].audio) > 0.3
+    assert max(float(np.abs(c.audio).max()) for c in batch) <= 0.9 + 1e-6  # peaks held at -0.9 dBFS
 
 
 def test_backend_errors_name_the_row_and_the_fix(world, trained, tmp_path):
@@ -243,26 +250,55 @@ def test_user_errors_exit_2_with_the_fix(world, trained, tmp_path, capsys):
     assert not (tmp_path / "x.wav").exists()
 
 
-# -- the 8-minute check on a data set nothing was tuned on ---------------------------------------------------
+# -- the 8-minute check on data sets nothing was tuned on ----------------------------------------------------
 @pytest.mark.slow
-def test_untuned_learning_set_is_learned_within_eight_minutes(tmp_path):
+@pytest.mark.parametrize("classes,seed", [("UNTUNED_CLASSES", 23), ("FRESH_CLASSES", 41)])
+def test_an_untuned_learning_set_is_learned_within_eight_minutes(tmp_path, classes, seed):
     """Another palette, other pitches, other captions and seeds; at most 8 minutes of training on the CPU."""
-    S.build_tiny_clip(tmp_path / "clip", seed=11)
-    S.write_learning_set(tmp_path / "data", S.UNTUNED_CLASSES, seed=23)
-    queries = S.write_queries(tmp_path / "queries", S.UNTUNED_CLASSES, per_class=3, seed=29)
+    classes = getattr(S, classes)
+    S.build_tiny_clip(tmp_path / "clip", seed=seed + 1)
+    S.write_learning_set(tmp_path / "data", classes, seed=seed)
+    queries = S.write_queries(tmp_path / "queries", classes, per_class=3, seed=seed + 2)
     t0 = time.perf_counter()
     assert _cli("train", tmp_path / "data", "-o", tmp_path / "ckpt", "--clip-model", tmp_path / "clip", "--preset",
-                "tiny", "--steps", "600", "--max-minutes", "8", "--device", "cpu", "-q") == 0
+                "tiny", "--steps", "600", "--max-minutes", "8", "--device", "cpu", "--threads", "1", "-q") == 0
     seconds = time.perf_counter() - t0
     backend = create_backend("clipsonic", "sound_effect", {"model": str(tmp_path / "ckpt"), "root": str(tmp_path),
                                                            "steps": "20", "device": "cpu", "batch_size": "24"})
     rows = [(f"image: {p.relative_to(tmp_path)}", c) for p, c in queries]
-    rows += [(cls.captions[k], c) for k in range(2) for c, cls in enumerate(S.UNTUNED_CLASSES)]
+    rows += [(cls.captions[k], c) for k in range(2) for c, cls in enumerate(classes)]
     clips = backend.render_batch([Event(i, "sound_effect", t, duration=1.0, seed=i) for i, (t, _) in enumerate(rows)],
                                  16000)
-    cents = S.centroids(S.reference_clips(S.UNTUNED_CLASSES), len(S.UNTUNED_CLASSES))
+    cents = S.centroids(S.reference_clips(classes), len(classes))
     hits = [S.classify(c.audio[0], cents) == k for c, (_, k) in zip(clips, rows)]
     image, text = float(np.mean(hits[: len(queries)])), float(np.mean(hits[len(queries):]))
     steps = json.loads((tmp_path / "ckpt" / "clipsonic.json").read_text())["steps"]
-    print(f"\nuntuned set: image {image:.2f}, text via prior {text:.2f} after {steps} steps, {seconds:.0f} s")
+    print(f"\n{len(classes)} classes: image {image:.2f}, text via prior {text:.2f} after {steps} steps, {seconds:.0f} s")
     assert image >= 0.75 and text >= 0.75
+
+
+# -- the HiFi-GAN vocoder ----------------------------------------------------------------------------------
+def test_a_given_hifigan_is_stored_and_voices_the_mels(world, trained, tmp_path, capsys):
+    hifigan = S.build_tiny_hifigan(tmp_path / "hifigan")
+    ckpt = tmp_path / "voiced"
+    assert _train(world["data"], ckpt, world["clip"], "--steps", "0", "--features", world["features"], "--vocoder",
+                  hifigan) == 0
+    assert json.loads((ckpt / "clipsonic.json").read_text())["vocoder"] == "hifigan"
+    assert (ckpt / "vocoder" / "config.json").is_file()
+    for vocoder in ("auto", "griffin-lim"):
+        out = tmp_path / f"{vocoder}.wav"
+        assert _cli("generate", "--model", ckpt, "--text", "a low hum", "-o", out, "--seconds", "0.5", "--steps", "4",
+                    "--device", "cpu", "--vocoder", vocoder) == 0
+        audio, sr = sf.read(out, dtype="float32")
+        assert sr == 16000 and audio.shape == (8000,) and np.all(np.isfinite(audio)) and np.abs(audio).max() > 0
+    assert not np.array_equal(sf.read(tmp_path / "auto.wav")[0], sf.read(tmp_path / "griffin-lim.wav")[0])
+    # a HiFi-GAN for other mels is refused with what would fit
+    wrong = S.build_tiny_hifigan(tmp_path / "wrong", n_mels=80)
+    capsys.readouterr()
+    assert _train(world["data"], tmp_path / "w", world["clip"], "--steps", "0", "--features", world["features"],
+                  "--vocoder", wrong) == 2
+    assert "voices 80 mels" in capsys.readouterr().err
+    # and a checkpoint without one says so when asked for it
+    assert _cli("generate", "--model", trained, "--text", "a low hum", "-o", tmp_path / "x.wav", "--vocoder",
+                "hifigan", "--device", "cpu") == 2
+    assert "no HiFi-GAN vocoder" in capsys.readouterr().err

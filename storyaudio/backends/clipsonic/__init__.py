@@ -27,6 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
+import numpy as np
 from pydantic import Field
 
 from ...errors import Problem, ScriptError
@@ -34,6 +35,7 @@ from .. import _neural as nn_
 from ..base import Clip, Event
 
 IMAGE_PREFIX = "image:"
+PEAK = 0.9  # highest sample value of a clip (as storyaudio.backends.clipsonic.model.PEAK, without importing it)
 
 
 class ClipSonicOptions(nn_.NeuralOptions):
@@ -43,7 +45,7 @@ class ClipSonicOptions(nn_.NeuralOptions):
     root: str = Field("", description="folder image rows ('image: x.jpg') are relative to (default: current folder)")
     clip: str = Field("", description="CLIP folder or hub id, when the one the checkpoint names has moved")
     steps: int = Field(50, ge=1, le=1000, description="DDIM denoising steps of the mel")
-    guidance: float = Field(2.0, ge=1, le=20, description="classifier-free guidance of the mel (1 = off)")
+    guidance: float = Field(3.0, ge=1, le=20, description="classifier-free guidance of the mel (1 = off)")
     prior_steps: int = Field(25, ge=1, le=1000, description="denoising steps of the prior")
     prior_guidance: float = Field(2.0, ge=1, le=20, description="classifier-free guidance of the prior (1 = off)")
     vocoder: Literal["auto", "griffin-lim", "hifigan"] = Field(
@@ -60,7 +62,7 @@ class ClipSonicBackend(nn_.NeuralBackend[ClipSonicOptions]):
                    "or 'image: picture.jpg'.")
     Options = ClipSonicOptions
     requires = ("torch", "transformers", "diffusers")
-    install_hint = "pip install 'storyaudio[neural,clipsonic]' (torch==2.13.0 first, as for the neural backends)"
+    install_hint = "pip install 'storyaudio[clipsonic]' (install torch==2.13.0 first, as for the neural backends)"
 
     def _load(self):
         if self._loaded is not None:
@@ -135,6 +137,9 @@ class ClipSonicBackend(nn_.NeuralBackend[ClipSonicOptions]):
         clips = []
         for i, (e, a) in enumerate(zip(events, audio)):
             a = nn_.fit_length(nn_.resample(a, sr, sample_rate), int(round(seconds[i] * sample_rate)), sample_rate)
+            peak = float(np.abs(a).max()) if a.size else 0.0
+            if peak > PEAK:  # resampling can overshoot the model-rate peak limit
+                a = a * (PEAK / peak)
             query = "image" if i in pictures else ("text via prior" if opts.query == "prior" else "text zero-shot")
             detail = f"CLIPSonic ({query}): {e.content}" + (f" ({windows[i]} crossfaded windows)" if windows[i] > 1 else "")
             clips.append(Clip(a, sample_rate, detail, {

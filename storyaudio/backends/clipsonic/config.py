@@ -57,8 +57,13 @@ class MelConfig(BaseModel):
     window_frames: int = Field(256, ge=4, le=4096)
 
     @property
+    def window_samples(self) -> int:
+        """Audio samples one window of mel frames voices (centred frames: one hop fewer than the frames)."""
+        return (self.window_frames - 1) * self.hop_length
+
+    @property
     def window_seconds(self) -> float:
-        return self.window_frames * self.hop_length / self.sample_rate
+        return self.window_samples / self.sample_rate
 
 
 class ModelConfig(BaseModel):

@@ -94,12 +94,12 @@ def build_prior_scheduler(cfg: ModelConfig):
                                    prediction_type="sample", clip_sample=True, clip_sample_range=10.0)
 
 
-def sampler_from(scheduler, clip_range: float | None = None):
-    """The DDIM sampler of a training schedule (trailing timesteps: the first step starts from pure noise),
-    clipping its clean-sample estimates to +-``clip_range`` when given (the mel's [-1, 1] range)."""
+def sampler_from(scheduler):
+    """The DDIM sampler of a training schedule (trailing timesteps: the first step starts from pure noise).
+    The mel sampler does not clip its clean-sample estimates to [-1, 1]: early, noisy estimates overshoot, and
+    clipping them turned guided tones into broadband noise (only the finished mel is clamped)."""
     diffusers = nn_.require("diffusers", NAME)
-    extra = {"clip_sample": True, "clip_sample_range": clip_range} if clip_range else {}
-    return diffusers.DDIMScheduler.from_config(scheduler.config, timestep_spacing="trailing", **extra)
+    return diffusers.DDIMScheduler.from_config(scheduler.config, timestep_spacing="trailing")
 
 
 # -- saving -----------------------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ class ClipSonic:
         return x.float().cpu()
 
     # -- conditions -> audio ------------------------------------------------------------------------------
-    def sample_mels(self, z, seeds: Sequence[int], steps: int = 50, guidance: float = 2.0):
+    def sample_mels(self, z, seeds: Sequence[int], steps: int = 50, guidance: float = 3.0):
         """(n, dim) standardised conditions -> (n, n_mels, window_frames) normalised log-mels, one seeded
         generator per row (so a row comes out the same alone or in a batch)."""
         torch = _torch()
@@ -229,7 +229,7 @@ class ClipSonic:
         n = z.shape[0]
         x = torch.stack([torch.randn((1, mel.n_mels, mel.window_frames), generator=torch.Generator().manual_seed(int(s)))
                          for s in seeds]).to(dev, dt)
-        sampler = sampler_from(self.scheduler, clip_range=1.0)
+        sampler = sampler_from(self.scheduler)
         sampler.set_timesteps(max(1, steps), device=dev)
         with torch.inference_mode():
             ce, tokens = self.conditioner(z)
@@ -259,13 +259,13 @@ class ClipSonic:
                 )
             with torch.inference_mode():
                 audio = self.vocoder(log_mel.transpose(1, 2).to(self.dtype))
-            audio = audio.reshape(log_mel.shape[0], -1)
+            audio = audio.reshape(log_mel.shape[0], -1)[:, : (log_mel.shape[2] - 1) * self.cfg.mel.hop_length]
         else:
             gens = [torch.Generator().manual_seed(int(s) ^ 0x61F) for s in seeds]
             audio = self.mel.griffin_lim(log_mel, iterations=iterations, generators=gens)
         return nn_.to_numpy(audio)
 
-    def generate(self, z, seconds: Sequence[float], seeds: Sequence[int], steps: int = 50, guidance: float = 2.0,
+    def generate(self, z, seconds: Sequence[float], seeds: Sequence[int], steps: int = 50, guidance: float = 3.0,
                  crossfade: float = 0.5, vocoder: str = "auto", iterations: int = 32,
                  batch_size: int = 16) -> tuple[list[np.ndarray], list[int]]:
         """One clip per condition row, each exactly ``seconds[i]`` long at :attr:`sample_rate`; clips longer
@@ -275,7 +275,7 @@ class ClipSonic:
         guidance; the renderer sets every clip's loudness anyway). Returns (clips, windows per clip)."""
         torch = _torch()
         sr = self.sample_rate
-        win = int(round(self.window_seconds * sr))
+        win = self.cfg.mel.window_samples
         xfade = int(round(min(crossfade, self.window_seconds / 4) * sr))
         jobs: list[tuple[int, int]] = []  # (row, window index)
         counts = []
