@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     if tiny:
         torch.set_num_threads(1)
     device = nn_.resolve_device(args.device or ("cpu" if tiny else "cuda"), "bench")
-    name = torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else platform.processor() or "cpu"
+    cuda = device.startswith("cuda")
+    name = torch.cuda.get_device_name(torch.device(device)) if cuda else platform.processor() or "cpu"
     out_dir = os.environ.get("OUT")
     paths = [p for p in (args.json, out_dir and os.path.join(out_dir, "clipsonic_gpu.json")) if p]
     result: dict = {"device": name, "torch": torch.__version__, "preset": preset, "tiny": tiny}
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             s_per_audio_s_batched=round(batched / (args.rows * seconds), 4),
             batch_gain=round(one_by_one / max(batched, 1e-9), 2),
             s_per_clip_text_prior_batched=round(prior_batched / args.rows, 3),
-            peak_generate_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.startswith("cuda") else None,
+            peak_generate_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
         )
         save()
 

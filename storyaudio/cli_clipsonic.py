@@ -43,7 +43,10 @@ def train(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable or silent videos with a warning."),
     save_every: Optional[int] = typer.Option(None, "--save-every", help="Steps between checkpoints."),
     vocoder: Optional[str] = typer.Option(None, "--vocoder", help="A HiFi-GAN (SpeechT5HifiGan folder or hub id, "
-                                          "e.g. microsoft/speecht5_hifigan for the base mels) to store with the model."),
+                                          "e.g. microsoft/speecht5_hifigan for the base mels) to store with the "
+                                          "model."),
+    vocoder_steps: int = typer.Option(0, "--vocoder-steps", help="Train a HiFi-GAN for this many steps alongside "
+                                      "(starting from --vocoder's weights when given); 0: none."),
     features: Optional[Path] = typer.Option(None, "--features", help="Feature cache folder (default: OUT/features); "
                                             "share one between models trained on the same data and CLIP."),
     frame_rate: float = typer.Option(1.0, "--frame-rate", help="Video frames per second embedded by CLIP."),
@@ -65,20 +68,25 @@ def train(
         sizes[key.strip()] = value.strip()
     if steps is not None and steps < 0:
         raise OptionError("--steps must be 0 or more.")
+    if vocoder_steps < 0:
+        raise OptionError("--vocoder-steps must be 0 or more.")
     if batch_size is not None and batch_size < 1:
         raise OptionError("--batch-size must be at least 1.")
     opts = TrainOptions(data=data, out=out, clip_model=clip_model, steps=steps, max_minutes=max_minutes,
                         batch_size=batch_size, device=device, resume=resume, preset=preset, sizes=sizes,
                         learning_rate=lr, seed=seed, threads=threads, workers=workers, skip_bad=skip_bad,
-                        save_every=save_every, vocoder=vocoder, features=features, frame_rate=frame_rate, max_seconds=max_seconds,
+                        save_every=save_every, vocoder=vocoder, vocoder_steps=vocoder_steps, features=features,
+                        frame_rate=frame_rate,
+                        max_seconds=max_seconds,
                         progress=not quiet)
     result = run(opts, echo=lambda m: typer.echo(m, err=True))
     why = {"steps": "all steps done", "time": "--max-minutes reached", "interrupted": "interrupted",
            "nothing to do": f"it already had {result.steps} steps"}[result.stopped]
     loss = f", loss {result.last_loss:.4f}" if result.last_loss is not None else ""
     prior = f", prior {result.prior_steps} steps (loss {result.last_prior_loss:.4f})" if result.last_prior_loss else ""
-    typer.echo(f"wrote {out}: {result.steps} steps on {result.items} files ({result.captions} captioned){loss}{prior}; "
-               f"{why} after {result.seconds:.0f} s.")
+    voc = f", HiFi-GAN {result.vocoder_steps} steps" if result.vocoder_steps else ""
+    typer.echo(f"wrote {out}: {result.steps} steps on {result.items} files ({result.captions} captioned){loss}{prior}"
+               f"{voc}; {why} after {result.seconds:.0f} s.")
 
 
 @app.command()

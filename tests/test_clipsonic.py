@@ -234,8 +234,16 @@ def test_user_errors_exit_2_with_the_fix(world, trained, tmp_path, capsys):
     msg = err(_train(silent, tmp_path / "c", world["clip"], "--steps", "1"))
     assert "mute.mp4" in msg and "no audio track" in msg and "--skip-bad" in msg
     # ... which --skip-bad leaves out with a warning
+    (silent / "captions.tsv").write_text("file\tcaption\nlow_0.png\ta low hum\nnowhere.mp4\train\n")
     assert _train(silent, tmp_path / "c", world["clip"], "--steps", "0", "--skip-bad") == 0
-    assert "skipped" in capsys.readouterr().err
+    msg = capsys.readouterr().err
+    assert "skipped" in msg and "mute.mp4" in msg
+    assert "1 line(s) name files that are not in" in msg and "line 3 'nowhere.mp4'" in msg  # a video not downloaded
+    assert json.loads((tmp_path / "c" / "clipsonic.json").read_text())["captions"] == 1
+    # a caption line without its tab
+    (silent / "captions.tsv").write_text("low_0.png a low hum\n")
+    msg = err(_train(silent, tmp_path / "d", world["clip"], "--skip-bad"))
+    assert "captions.tsv, line 1" in msg and "one tab" in msg
     # a checkpoint from another version
     other = tmp_path / "other"
     other.mkdir()
@@ -243,6 +251,14 @@ def test_user_errors_exit_2_with_the_fix(world, trained, tmp_path, capsys):
     (other / "clipsonic.json").write_text(json.dumps({**meta, "version": 99, "written_by": "storyaudio 9.0"}))
     msg = err(_cli("generate", "--model", other, "--text", "rain", "-o", tmp_path / "x.wav"))
     assert "format version 99" in msg and "upgrade storyaudio" in msg
+    # a checkpoint whose CLIP has moved: the error says how to point at it, and pointing at it works
+    moved = tmp_path / "moved"
+    shutil.copytree(trained, moved, ignore=shutil.ignore_patterns("training", "features"))
+    (moved / "clipsonic.json").write_text(json.dumps({**meta, "clip_model": str(tmp_path / "gone")}))
+    msg = err(_cli("generate", "--model", moved, "--text", "rain", "-o", tmp_path / "x.wav", "--device", "cpu"))
+    assert "gone" in msg and "--clip-model DIR" in msg
+    assert _cli("generate", "--model", moved, "--text", "rain", "-o", tmp_path / "m.wav", "--device", "cpu",
+                "--steps", "2", "--clip-model", world["clip"]) == 0
     # a folder that is no checkpoint, and a query that is not one
     msg = err(_cli("generate", "--model", tmp_path, "--text", "rain", "-o", tmp_path / "x.wav"))
     assert "not a CLIPSonic checkpoint" in msg and "clipsonic train" in msg
@@ -273,18 +289,25 @@ def test_an_untuned_learning_set_is_learned_within_eight_minutes(tmp_path, class
     hits = [S.classify(c.audio[0], cents) == k for c, (_, k) in zip(clips, rows)]
     image, text = float(np.mean(hits[: len(queries)])), float(np.mean(hits[len(queries):]))
     steps = json.loads((tmp_path / "ckpt" / "clipsonic.json").read_text())["steps"]
-    print(f"\n{len(classes)} classes: image {image:.2f}, text via prior {text:.2f} after {steps} steps, {seconds:.0f} s")
+    print(f"\n{len(classes)} classes: image {image:.2f}, text via prior {text:.2f} after {steps} steps, "
+          f"{seconds:.0f} s")
     assert image >= 0.75 and text >= 0.75
 
 
 # -- the HiFi-GAN vocoder ----------------------------------------------------------------------------------
-def test_a_given_hifigan_is_stored_and_voices_the_mels(world, trained, tmp_path, capsys):
+def test_a_given_hifigan_is_fine_tuned_stored_and_voices_the_mels(world, trained, tmp_path, capsys):
+    from safetensors.numpy import load_file
+
     hifigan = S.build_tiny_hifigan(tmp_path / "hifigan")
     ckpt = tmp_path / "voiced"
     assert _train(world["data"], ckpt, world["clip"], "--steps", "0", "--features", world["features"], "--vocoder",
-                  hifigan) == 0
+                  hifigan, "--vocoder-steps", "20") == 0
     assert json.loads((ckpt / "clipsonic.json").read_text())["vocoder"] == "hifigan"
-    assert (ckpt / "vocoder" / "config.json").is_file()
+    lines = [json.loads(x) for x in (ckpt / "metrics.jsonl").read_text().splitlines()]
+    assert [x["vocoder_step"] for x in lines] == [10, 20]
+    assert lines[1]["vocoder_mel_loss"] < lines[0]["vocoder_mel_loss"]  # HiFi-GAN training lowers the mel error
+    given, tuned = load_file(hifigan / "model.safetensors"), load_file(ckpt / "vocoder" / "model.safetensors")
+    assert given.keys() == tuned.keys() and any(not np.array_equal(given[k], tuned[k]) for k in given)
     for vocoder in ("auto", "griffin-lim"):
         out = tmp_path / f"{vocoder}.wav"
         assert _cli("generate", "--model", ckpt, "--text", "a low hum", "-o", out, "--seconds", "0.5", "--steps", "4",

@@ -51,7 +51,8 @@ class ClipSonicOptions(nn_.NeuralOptions):
     vocoder: Literal["auto", "griffin-lim", "hifigan"] = Field(
         "auto", description="auto: the checkpoint's HiFi-GAN when it has one, else Griffin-Lim")
     griffin_lim_iterations: int = Field(32, ge=0, le=500, description="Griffin-Lim iterations")
-    crossfade_seconds: float = Field(0.5, ge=0, le=5, description="crossfade between windows (at most a quarter window)")
+    crossfade_seconds: float = Field(0.5, ge=0, le=5,
+                                     description="crossfade between windows (at most a quarter window)")
     default_seconds: float = Field(5.0, gt=0, le=600, description="length when a row gives none")
 
 
@@ -141,7 +142,9 @@ class ClipSonicBackend(nn_.NeuralBackend[ClipSonicOptions]):
             if peak > PEAK:  # resampling can overshoot the model-rate peak limit
                 a = a * (PEAK / peak)
             query = "image" if i in pictures else ("text via prior" if opts.query == "prior" else "text zero-shot")
-            detail = f"CLIPSonic ({query}): {e.content}" + (f" ({windows[i]} crossfaded windows)" if windows[i] > 1 else "")
+            detail = f"CLIPSonic ({query}): {e.content}"
+            if windows[i] > 1:
+                detail += f" ({windows[i]} crossfaded windows)"
             clips.append(Clip(a, sample_rate, detail, {
                 "backend": self.name, "model": opts.model, "query": query, "prompt": e.content,
                 "windows": windows[i], "steps": opts.steps, "guidance": opts.guidance, "seed": self.info_seed(e),

@@ -93,6 +93,11 @@ class ModelConfig(BaseModel):
     prior_head_dim: int = Field(64, ge=4, le=256)
     prior_timesteps: int = Field(1000, ge=10, le=4000)
     prior_text_dropout: float = Field(0.1, ge=0, le=0.5)
+    # the HiFi-GAN trained with --vocoder-steps (SpeechT5HifiGan; 512 = HiFi-GAN V1)
+    vocoder_width: int = Field(512, ge=8, le=1024)
+    vocoder_segment_frames: int = Field(32, ge=4, le=256)
+    vocoder_batch_size: int = Field(16, ge=1, le=256)
+    vocoder_learning_rate: float = Field(2e-4, gt=0, le=1)
     # optimisation defaults of the preset (the command line can override them)
     learning_rate: float = Field(1e-4, gt=0, le=1)
     prior_learning_rate: float = Field(1.1e-4, gt=0, le=1)
@@ -105,13 +110,13 @@ _TINY = ModelConfig(
     preset="tiny",
     mel=MelConfig(n_fft=512, hop_length=256, n_mels=16, f_min=0.0, f_max=8000.0, window_frames=16),
     channels=(16, 32), layers_per_block=1, attention_levels=0, attention_head_dim=8, cross_attention_dim=32,
-    cond_tokens=2, norm_groups=8, prior_layers=2, prior_heads=2, prior_head_dim=16,
-    learning_rate=1e-3, prior_learning_rate=1e-3, batch_size=16, steps=150, warmup_steps=10,
+    cond_tokens=2, norm_groups=8, prior_layers=2, prior_heads=2, prior_head_dim=16, vocoder_width=32,
+    vocoder_segment_frames=16, vocoder_batch_size=4, vocoder_learning_rate=1e-3, learning_rate=1e-3, prior_learning_rate=1e-3, batch_size=16, steps=150, warmup_steps=10,
 )
 _SMALL = ModelConfig(
     preset="small", mel=MelConfig(window_frames=128), channels=(64, 128, 256), layers_per_block=1,
     attention_levels=1, attention_head_dim=32, cross_attention_dim=256, cond_tokens=4, norm_groups=16,
-    prior_layers=4, prior_heads=4, prior_head_dim=32, learning_rate=3e-4, prior_learning_rate=3e-4,
+    prior_layers=4, prior_heads=4, prior_head_dim=32, vocoder_width=128, learning_rate=3e-4, prior_learning_rate=3e-4,
     batch_size=16, steps=20_000, warmup_steps=200,
 )
 _BASE = ModelConfig()
@@ -151,9 +156,11 @@ def model_config(preset: str, sizes: dict[str, str] | None = None) -> ModelConfi
             f"({cfg.mel.window_frames}) must be multiples of {2 ** (levels - 1)}. Change them with --size."
         )
     if any(c % cfg.norm_groups for c in cfg.channels):
-        raise ClipSonicError(f"every channel count ({cfg.channels}) must be a multiple of norm_groups ({cfg.norm_groups}).")
+        raise ClipSonicError(f"every channel count ({cfg.channels}) must be a multiple of norm_groups "
+                             f"({cfg.norm_groups}).")
     if cfg.attention_levels > levels - 1:
-        raise ClipSonicError(f"attention_levels ({cfg.attention_levels}) can be at most {levels - 1} for {levels} levels.")
+        raise ClipSonicError(f"attention_levels ({cfg.attention_levels}) can be at most {levels - 1} for {levels} "
+                             f"levels.")
     return cfg
 
 
@@ -200,7 +207,8 @@ def read_meta(folder: str | Path) -> CheckpointMeta:
     try:
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ClipSonicError(f"cannot read {path}: {exc}. Retrain the checkpoint (storyaudio clipsonic train).") from None
+        raise ClipSonicError(f"cannot read {path}: {exc}. Retrain the checkpoint (storyaudio clipsonic "
+                             f"train).") from None
     if raw.get("format") != FORMAT:
         raise ClipSonicError(f"{path} is not a storyaudio CLIPSonic checkpoint (format {raw.get('format')!r}).")
     version = raw.get("version")

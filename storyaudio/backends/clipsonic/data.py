@@ -64,6 +64,7 @@ class Features:
     mel: np.ndarray
     embeddings: np.ndarray
     captions: list[str] = field(default_factory=list)
+    audio: np.ndarray | None = None  # float16 at the mel rate, kept only to train a vocoder
 
 
 # -- finding the data ---------------------------------------------------------------------------------------
@@ -103,15 +104,18 @@ def scan(root: str | Path) -> list[Item]:
     return sorted(items, key=lambda i: i.key)
 
 
-def read_captions(root: str | Path, items: Sequence[Item]) -> dict[str, list[str]]:
+def read_captions(root: str | Path, items: Sequence[Item],
+                  warn: Callable[[str], None] = print) -> dict[str, list[str]]:
     """``captions.tsv`` of the data folder as {item key: [captions]} (empty when there is no such file). A line
-    naming no item, or without a caption, is an error naming the line."""
+    without a caption is an error naming the line; lines naming files that are not in the folder (a data set
+    some of whose videos could not be downloaded) are skipped with one warning."""
     path = Path(root) / CAPTIONS_FILE
     if not path.is_file():
         return {}
     keys = {i.key for i in items}
     by_media = {m.relative_to(root).as_posix(): i.key for i in items for m in i.media}
     out: dict[str, list[str]] = {}
+    unknown: list[str] = []
     with open(path, encoding="utf-8", newline="") as fh:
         for n, row in enumerate(csv.reader(fh, delimiter="\t"), start=1):
             if not row or not "".join(row).strip() or row[0].startswith("#"):
@@ -124,9 +128,12 @@ def read_captions(root: str | Path, items: Sequence[Item]) -> dict[str, list[str
             name = row[0].strip().replace("\\", "/")
             key = by_media.get(name) or (name if name in keys else Path(name).with_suffix("").as_posix())
             if key not in keys:
-                raise ClipSonicError(f"{path}, line {n}: '{name}' is not a video or image+audio pair of the data "
-                                     f"folder. Give its path relative to {root} (e.g. videos/dog.mp4 or pairs/dog).")
+                unknown.append(f"line {n} '{name}'")
+                continue
             out.setdefault(key, []).append(row[1].strip())
+    if unknown:
+        warn(f"warning: {path}: {len(unknown)} line(s) name files that are not in {root} and are skipped (first: "
+             f"{unknown[0]}). Names are paths relative to the data folder, with or without the extension.")
     return out
 
 
@@ -242,9 +249,11 @@ def cache_file(cache_dir: Path, item: Item, settings: FeatureSettings) -> Path:
 
 def extract(items: Sequence[Item], cache_dir: Path, settings: FeatureSettings, embed_images: Callable,
             log_mel: Callable, skip_bad: bool = False, workers: int = 2,
-            progress: Callable[[int, int], None] | None = None, warn: Callable[[str], None] = print) -> list[Features]:
+            progress: Callable[[int, int], None] | None = None, warn: Callable[[str], None] = print,
+            keep_audio: bool = False) -> list[Features]:
     """Features of every item, from the cache or decoded (``workers`` files at once) and cached.
     ``embed_images([PIL]) -> (n, dim)`` and ``log_mel(audio) -> normalised (n_mels, frames)`` are the models'.
+    With ``keep_audio`` the audio is cached and returned too (a cache file without it is made again).
     A file that cannot be used stops everything, or is skipped with a warning when ``skip_bad``."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     out: dict[int, Features] = {}
@@ -254,8 +263,10 @@ def extract(items: Sequence[Item], cache_dir: Path, settings: FeatureSettings, e
         if path.is_file():
             try:
                 with np.load(path) as z:
-                    out[i] = Features(item.key, z["mel"], z["embeddings"])
-                continue
+                    if not keep_audio or "audio" in z:
+                        out[i] = Features(item.key, z["mel"], z["embeddings"],
+                                          audio=z["audio"] if keep_audio else None)
+                        continue
             except (OSError, ValueError, KeyError):
                 pass  # a damaged cache file: make it again
         todo.append((i, item, path))
@@ -280,10 +291,13 @@ def extract(items: Sequence[Item], cache_dir: Path, settings: FeatureSettings, e
                 audio, pictures = media
                 mel = np.asarray(log_mel(audio), dtype=np.float16)
                 emb = np.asarray(embed_images(pictures), dtype=np.float16)
+                arrays = {"mel": mel, "embeddings": emb}
+                if keep_audio:
+                    arrays["audio"] = np.asarray(audio, dtype=np.float16)
                 with atomic_path(path) as tmp:
                     with open(tmp, "wb") as fh:
-                        np.savez(fh, mel=mel, embeddings=emb)
-                out[i] = Features(item.key, mel, emb)
+                        np.savez(fh, **arrays)
+                out[i] = Features(item.key, mel, emb, audio=arrays.get("audio"))
             done += 1
             if progress:
                 progress(done, len(items))

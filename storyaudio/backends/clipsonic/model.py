@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ...errors import UserError
 from .. import _neural as nn_
 from .config import ClipSonicError, CheckpointMeta, ModelConfig, read_meta
 from .encoders import ClipEncoder
@@ -227,8 +228,9 @@ class ClipSonic:
         mel = self.cfg.mel
         z = torch.as_tensor(z, dtype=torch.float32).to(dev, dt)
         n = z.shape[0]
-        x = torch.stack([torch.randn((1, mel.n_mels, mel.window_frames), generator=torch.Generator().manual_seed(int(s)))
-                         for s in seeds]).to(dev, dt)
+        shape = (1, mel.n_mels, mel.window_frames)
+        x = torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+        x = x.to(dev, dt)
         sampler = sampler_from(self.scheduler)
         sampler.set_timesteps(max(1, steps), device=dev)
         with torch.inference_mode():
@@ -321,13 +323,20 @@ def load(folder: str, clip: str | None = None, device: str = "auto", dtype: str 
 
 
 def _build(source: nn_.ModelSource, clip: str | None, device_option: str, torch_dtype) -> ClipSonic:
-    torch = _torch()
     diffusers = nn_.require("diffusers", NAME)
     folder = Path(source.local_dir) if source.local_dir else _download(source)
     meta = read_meta(folder)
     device = nn_.resolve_device(device_option, NAME)
     dtype_name = nn_.dtype_name(torch_dtype)
-    encoder = ClipEncoder(clip or meta.clip_model, device=device_option, dtype=dtype_name)
+    try:
+        encoder = ClipEncoder(clip or meta.clip_model, device=device_option, dtype=dtype_name)
+    except UserError as exc:
+        if clip:
+            raise
+        raise ClipSonicError(
+            f"checkpoint '{folder}' was trained with the CLIP model '{meta.clip_model}', which cannot be loaded here "
+            f"({exc}). If it has moved, pass its new place: --clip-model DIR (generate) or --set clipsonic.clip=DIR."
+        ) from None
     check_clip(encoder, meta, folder, overridden=bool(clip))
     from safetensors.torch import load_file
 
@@ -360,7 +369,8 @@ def _download(source: nn_.ModelSource) -> Path:
 
 def check_clip(encoder: ClipEncoder, meta: CheckpointMeta, folder: Path, overridden: bool) -> None:
     """The CLIP loaded must be the one the checkpoint learned from: same width, same embedding of the probe."""
-    how = "--clip-model DIR (generate) or --set clipsonic.clip=DIR" if not overridden else "the CLIP it was trained with"
+    how = ("the CLIP it was trained with" if overridden
+           else "--clip-model DIR (generate) or --set clipsonic.clip=DIR")
     if encoder.dim != meta.clip_dim:
         raise ClipSonicError(
             f"the CLIP model '{encoder.ref}' makes {encoder.dim}-wide embeddings, but checkpoint '{folder}' was "

@@ -26,7 +26,7 @@ import numpy as np
 from ... import __version__
 from .. import _neural as nn_
 from .config import CheckpointMeta, ClipSonicError, ModelConfig, model_config, read_meta
-from .data import FeatureSettings, Features, attach_captions, extract, read_captions, scan
+from .data import FeatureSettings, attach_captions, extract, read_captions, scan
 from .encoders import ClipEncoder, check_clip_ref, clip_fingerprint
 from .model import (build_conditioner, build_prior, build_prior_scheduler, build_scheduler, build_unet, check_clip,
                     save_weights)
@@ -59,6 +59,7 @@ class TrainOptions:
     max_frames: int = 10
     max_seconds: float = 10.0
     vocoder: str | None = None
+    vocoder_steps: int = 0  # HiFi-GAN training steps (from --vocoder's weights when given)
     features: Path | None = None  # the feature cache (default: OUT/features)
     progress: bool = True
 
@@ -74,6 +75,7 @@ class TrainResult:
     last_loss: float | None
     last_prior_loss: float | None
     stopped: str  # "steps", "time", "interrupted" or "nothing to do"
+    vocoder_steps: int = 0
 
 
 def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResult:
@@ -111,7 +113,7 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
 
     # 2. The data, CLIP, and the data's features.
     items = scan(opts.data)
-    captions = read_captions(opts.data, items)
+    captions = read_captions(opts.data, items, warn=echo)
     clip = ClipEncoder(clip_ref, device=opts.device, dtype="float32")
     if meta_old is not None:
         check_clip(clip, meta_old, out, overridden=bool(opts.clip_model))
@@ -122,7 +124,7 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
     with _Bar(opts.progress, "features") as bar:
         feats = extract(items, Path(opts.features or out / "features"), settings, clip.images,
                         lambda a: mel.normalise(mel.log_mel(torch.from_numpy(a))).numpy(), opts.skip_bad,
-                        opts.workers, progress=bar.update, warn=echo)
+                        opts.workers, progress=bar.update, warn=echo, keep_audio=opts.vocoder_steps > 0)
     n_captioned = attach_captions(feats, captions)
 
     # 3. Embedding statistics (kept from the first run when resuming: the networks learned with them).
@@ -136,7 +138,6 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
     dim = clip.dim
 
     # 4. Networks, optimisers, EMA.
-    diffusers = nn_.require("diffusers", NAME)
     from diffusers.optimization import get_constant_schedule_with_warmup
     from diffusers.training_utils import EMAModel
 
@@ -151,7 +152,8 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
     with_prior = n_captioned > 0 or (meta_old is not None and meta_old.has_prior)
     prior = prior_scheduler = prior_opt = prior_lr = prior_ema = None
     if with_prior and n_captioned == 0:
-        raise ClipSonicError(f"'{out}' was trained with captions, but {opts.data} has no captions.tsv now. Put it back.")
+        raise ClipSonicError(f"'{out}' was trained with captions, but {opts.data} has no captions.tsv now. "
+                             f"Put it back.")
     if with_prior:
         prior = build_prior(cfg, dim, clip.text_length).to(device)
         with torch.no_grad():
@@ -243,6 +245,15 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
         written_by=f"storyaudio {__version__}",
     )
     vocoder = _load_vocoder(opts.vocoder, cfg, out, meta_old)
+    vtrainer = None
+    if opts.vocoder_steps > 0:
+        from .vocoder import VocoderTrainer, build_generator
+
+        vocoder = vocoder if vocoder is not None else build_generator(cfg)
+        vtrainer = VocoderTrainer(vocoder, cfg, MelSpec(cfg.mel, device), device, cfg.vocoder_learning_rate)
+        if state is not None and state.get("vocoder") is not None:
+            vtrainer.load_state_dict(state["vocoder"])
+        vocoder = vtrainer.generator
     if vocoder is not None:
         meta.vocoder = "hifigan"
     save_every = opts.save_every or max(100, min(5000, total_steps // 10 or 100))
@@ -253,10 +264,12 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
     stopped = "nothing to do" if state is not None and step >= total_steps else "steps"
     (out / "training").mkdir(parents=True, exist_ok=True)
     metrics = open(out / METRICS, "a", encoding="utf-8")
-    loop_start, loop_step0 = time.monotonic(), step
+    loop_start = time.monotonic()
 
     def save():
         meta.steps, meta.prior_steps = step, prior_step
+        if vtrainer is not None:
+            vtrainer.generator.eval()
         ema.store(params)
         ema.copy_to(params)
         if prior is not None:
@@ -268,6 +281,8 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
             ema.restore(params)
             if prior is not None:
                 prior_ema.restore(prior.parameters())
+            if vtrainer is not None:
+                vtrainer.generator.train()
         blob = {
             "step": step, "prior_step": prior_step, "unet": unet.state_dict(), "conditioner": conditioner.state_dict(),
             "optimizer": optimizer.state_dict(), "lr_schedule": lr_schedule.state_dict(), "ema": ema.state_dict(),
@@ -275,6 +290,7 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
             "prior_optimizer": prior_opt.state_dict() if prior is not None else None,
             "prior_lr_schedule": prior_lr.state_dict() if prior is not None else None,
             "prior_ema": prior_ema.state_dict() if prior is not None else None,
+            "vocoder": vtrainer.state_dict() if vtrainer is not None else None,
             "torch_rng": torch.get_rng_state(), "python_rng": rng.getstate(),
         }
         from ...atomic import atomic_path
@@ -282,16 +298,72 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
         with atomic_path(out / STATE) as tmp:
             torch.save(blob, tmp)
 
+    iteration = 0
+    vocoder_losses: list[float] = []
+
+    def log_line():
+        nonlocal last_loss, last_prior
+        last_loss = float(np.mean(losses)) if losses else last_loss
+        last_prior = float(np.mean(prior_losses)) if prior_losses else last_prior
+        rate = iteration / max(1e-9, time.monotonic() - loop_start)
+        line = {
+            "step": step, "loss": round(last_loss, 6) if last_loss is not None else None,
+            "prior_loss": round(last_prior, 6) if last_prior is not None else None,
+            "lr": lr_schedule.get_last_lr()[0], "elapsed": round(time.monotonic() - started, 2),
+            "steps_per_second": round(rate, 4),
+        }
+        if vtrainer is not None:
+            line["vocoder_step"] = vtrainer.steps
+            line["vocoder_mel_loss"] = round(float(np.mean(vocoder_losses)), 6) if vocoder_losses else None
+        metrics.write(json.dumps(line) + "\n")
+        metrics.flush()
+        losses.clear()
+        prior_losses.clear()
+        vocoder_losses.clear()
+
+    seg = cfg.vocoder_segment_frames
+    hop = cfg.mel.hop_length
+    audios = [torch.from_numpy(f.audio.astype(np.float32)) for f in feats] if vtrainer is not None else []
+
+    def vocoder_batch():
+        mels_b, audio_b = [], []
+        for _ in range(cfg.vocoder_batch_size):
+            i = rng.randrange(len(feats))
+            m, a = mels[i], audios[i]
+            start = rng.randrange(max(1, m.shape[1] - seg + 1))
+            crop = torch.full((m.shape[0], seg), -1.0)
+            part = m[:, start : start + seg]
+            crop[:, : part.shape[1]] = part
+            wave = torch.zeros(seg * hop)
+            piece = a[start * hop : (start + seg) * hop]
+            wave[: piece.shape[0]] = piece
+            mels_b.append(crop)
+            audio_b.append(wave)
+        log_mel = mel.denormalise(torch.stack(mels_b))
+        return log_mel.to(device), torch.stack(audio_b).to(device)
+
     unet.train()
     conditioner.train()
     if prior is not None:
         prior.train()
     try:
-        with _Bar(opts.progress, "training", total=total_steps, start=step) as bar:
-            while step < total_steps:
+        def vocoder_left() -> bool:
+            return vtrainer is not None and vtrainer.steps < opts.vocoder_steps
+
+        span = max(total_steps, opts.vocoder_steps)
+        with _Bar(opts.progress, "training", total=span, start=min(step, span)) as bar:
+            while step < total_steps or vocoder_left():
                 if deadline is not None and time.monotonic() >= deadline:
                     stopped = "time"
                     break
+                iteration += 1
+                if vocoder_left():
+                    vocoder_losses.append(vtrainer.step(*vocoder_batch())["vocoder_mel"])
+                if step >= total_steps:
+                    if iteration % opts.log_every == 0:
+                        log_line()
+                    bar.update(vtrainer.steps, span, loss=last_loss, prior=last_prior)
+                    continue
                 # the mel denoiser
                 x0, z = audio_batch()
                 noise = torch.randn_like(x0)
@@ -314,7 +386,8 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
                 if prior is not None:
                     te, tt, tm, target_z = prior_batch()
                     pnoise = torch.randn_like(target_z)
-                    pt = torch.randint(0, prior_scheduler.config.num_train_timesteps, (target_z.shape[0],), device=device)
+                    pt = torch.randint(0, prior_scheduler.config.num_train_timesteps, (target_z.shape[0],),
+                                       device=device)
                     zt = prior_scheduler.add_noise(target_z, pnoise, pt)
                     with autocast():
                         zp = prior(zt, pt, proj_embedding=te, encoder_hidden_states=tt,
@@ -330,20 +403,9 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
                     prior_step += 1
                 step += 1
                 if step % opts.log_every == 0 or step == total_steps:
-                    last_loss = float(np.mean(losses)) if losses else last_loss
-                    last_prior = float(np.mean(prior_losses)) if prior_losses else last_prior
-                    rate = (step - loop_step0) / max(1e-9, time.monotonic() - loop_start)
-                    metrics.write(json.dumps({
-                        "step": step, "loss": round(last_loss, 6) if last_loss is not None else None,
-                        "prior_loss": round(last_prior, 6) if last_prior is not None else None,
-                        "lr": lr_schedule.get_last_lr()[0], "elapsed": round(time.monotonic() - started, 2),
-                        "steps_per_second": round(rate, 4),
-                    }) + "\n")
-                    metrics.flush()
-                    losses.clear()
-                    prior_losses.clear()
-                bar.update(step, total_steps, loss=last_loss if last_loss is not None else (losses or [None])[-1],
-                           prior=last_prior)
+                    log_line()
+                bar.update(max(step, vtrainer.steps if vtrainer else 0), span,
+                           loss=last_loss if last_loss is not None else (losses or [None])[-1], prior=last_prior)
                 if step % save_every == 0 and step < total_steps:
                     save()
     except KeyboardInterrupt:
@@ -356,7 +418,7 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
     if prior_losses:
         last_prior = float(np.mean(prior_losses))
     return TrainResult(out, step, prior_step, time.monotonic() - started, len(feats), n_captioned, last_loss,
-                       last_prior, stopped)
+                       last_prior, stopped, vtrainer.steps if vtrainer is not None else 0)
 
 
 def _load_vocoder(ref: str | None, cfg: ModelConfig, out: Path, meta_old: CheckpointMeta | None):
