@@ -111,7 +111,8 @@ _TINY = ModelConfig(
     mel=MelConfig(n_fft=512, hop_length=256, n_mels=16, f_min=0.0, f_max=8000.0, window_frames=16),
     channels=(16, 32), layers_per_block=1, attention_levels=0, attention_head_dim=8, cross_attention_dim=32,
     cond_tokens=2, norm_groups=8, prior_layers=2, prior_heads=2, prior_head_dim=16, vocoder_width=32,
-    vocoder_segment_frames=16, vocoder_batch_size=4, vocoder_learning_rate=1e-3, learning_rate=1e-3, prior_learning_rate=1e-3, batch_size=16, steps=150, warmup_steps=10,
+    vocoder_segment_frames=16, vocoder_batch_size=4, vocoder_learning_rate=1e-3, learning_rate=1e-3,
+    prior_learning_rate=1e-3, batch_size=16, steps=150, warmup_steps=10,
 )
 _SMALL = ModelConfig(
     preset="small", mel=MelConfig(window_frames=128), channels=(64, 128, 256), layers_per_block=1,

@@ -7,6 +7,8 @@ Imported only when a model is trained or used (it imports torch).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .config import MelConfig
@@ -61,7 +63,7 @@ class MelSpec:
         if self._pinv is None:
             self._pinv = torch.linalg.pinv(self.filters.T)  # (freqs, mels)
         mel = torch.pow(10.0, log_mel.float())
-        mel = torch.where(log_mel <= torch.log10(torch.tensor(self.cfg.log_floor)) + 1e-6, torch.zeros_like(mel), mel)
+        mel = torch.where(log_mel <= math.log10(self.cfg.log_floor) + 1e-6, torch.zeros_like(mel), mel)
         return torch.einsum("fm,bmt->bft", self._pinv, mel).clamp_min(0.0)
 
     def griffin_lim(self, log_mel: torch.Tensor, iterations: int = 32, momentum: float = 0.99,

@@ -43,7 +43,8 @@ def build_generator(cfg: ModelConfig):
     config = transformers.SpeechT5HifiGanConfig(
         model_in_dim=cfg.mel.n_mels, sampling_rate=cfg.mel.sample_rate, upsample_initial_channel=cfg.vocoder_width,
         upsample_rates=rates, upsample_kernel_sizes=[2 * r for r in rates],
-        resblock_kernel_sizes=[3, 7, 11] if wide else [3], resblock_dilation_sizes=[[1, 3, 5]] * 3 if wide else [[1, 3]],
+        resblock_kernel_sizes=[3, 7, 11] if wide else [3],
+        resblock_dilation_sizes=[[1, 3, 5]] * 3 if wide else [[1, 3]],
         normalize_before=False,
     )
     return transformers.SpeechT5HifiGan(config)
