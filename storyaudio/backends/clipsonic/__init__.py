@@ -56,6 +56,25 @@ class ClipSonicOptions(nn_.NeuralOptions):
     default_seconds: float = Field(5.0, gt=0, le=600, description="length when a row gives none")
 
 
+def checkpoint_token(model: str) -> str:
+    """A short hash of a local checkpoint's description and the size and time of its weight files (empty for a
+    hub id or a folder that is not there); cheap: reads one small file, imports nothing."""
+    import hashlib
+
+    folder = Path(model).expanduser() if model.strip() else None
+    if folder is None or not (folder / "clipsonic.json").is_file():
+        return ""
+    parts = [(folder / "clipsonic.json").read_text(encoding="utf-8", errors="replace")]
+    for name in ("unet", "prior", "vocoder"):
+        for f in sorted((folder / name).glob("*.safetensors")) if (folder / name).is_dir() else []:
+            st = f.stat()
+            parts.append(f"{f.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns}")
+    cond = folder / "conditioner.safetensors"
+    if cond.is_file():
+        parts.append(f"cond:{cond.stat().st_size}:{cond.stat().st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
 class ClipSonicBackend(nn_.NeuralBackend[ClipSonicOptions]):
     name = "clipsonic"
     kinds = ("sound_effect",)
@@ -64,6 +83,12 @@ class ClipSonicBackend(nn_.NeuralBackend[ClipSonicOptions]):
     Options = ClipSonicOptions
     requires = ("torch", "transformers", "diffusers")
     install_hint = "pip install 'storyaudio[clipsonic]' (install torch==2.13.0 first, as for the neural backends)"
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        # the clip cache keys on ``version`` for what the code does not show: here the checkpoint's weights, so a
+        # model trained further in the same folder (--resume) renders afresh
+        self.version = f"1+{checkpoint_token(self.options.model)}"
 
     def _load(self):
         if self._loaded is not None:
