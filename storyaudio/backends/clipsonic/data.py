@@ -281,26 +281,31 @@ def extract(items: Sequence[Item], cache_dir: Path, settings: FeatureSettings, e
         except ClipSonicError as exc:
             return job, None, exc
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for (i, item, path), media, error in pool.map(load, todo):
-            if error is not None:
-                if not skip_bad:
-                    raise ClipSonicError(f"{error} (Or pass --skip-bad to leave such files out.)")
-                warn(f"warning: skipped: {error}")
-            else:
-                audio, pictures = media
-                mel = np.asarray(log_mel(audio), dtype=np.float16)
-                emb = np.asarray(embed_images(pictures), dtype=np.float16)
-                arrays = {"mel": mel, "embeddings": emb}
-                if keep_audio:
-                    arrays["audio"] = np.asarray(audio, dtype=np.float16)
-                with atomic_path(path) as tmp:
-                    with open(tmp, "wb") as fh:
-                        np.savez(fh, **arrays)
-                out[i] = Features(item.key, mel, emb, audio=arrays.get("audio"))
-            done += 1
-            if progress:
-                progress(done, len(items))
+    def decoded():  # in chunks, so decoded files never pile up ahead of the embedding
+        chunk = max(8, 4 * workers)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for k in range(0, len(todo), chunk):
+                yield from pool.map(load, todo[k : k + chunk])
+
+    for (i, item, path), media, error in decoded():
+        if error is not None:
+            if not skip_bad:
+                raise ClipSonicError(f"{error} (Or pass --skip-bad to leave such files out.)")
+            warn(f"warning: skipped: {error}")
+        else:
+            audio, pictures = media
+            mel = np.asarray(log_mel(audio), dtype=np.float16)
+            emb = np.asarray(embed_images(pictures), dtype=np.float16)
+            arrays = {"mel": mel, "embeddings": emb}
+            if keep_audio:
+                arrays["audio"] = np.asarray(audio, dtype=np.float16)
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **arrays)
+            out[i] = Features(item.key, mel, emb, audio=arrays.get("audio"))
+        done += 1
+        if progress:
+            progress(done, len(items))
     feats = [out[i] for i in sorted(out)]
     if not feats:
         raise ClipSonicError("no usable training file is left after skipping the bad ones. Check the data folder.")

@@ -262,7 +262,8 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
     losses: list[float] = []
     prior_losses: list[float] = []
     last_loss = last_prior = None
-    stopped = "nothing to do" if state is not None and step >= total_steps else "steps"
+    vocoder_done = vtrainer is None or vtrainer.steps >= opts.vocoder_steps
+    stopped = "nothing to do" if state is not None and step >= total_steps and vocoder_done else "steps"
     (out / "training").mkdir(parents=True, exist_ok=True)
     metrics = open(out / METRICS, "a", encoding="utf-8")
     loop_start = time.monotonic()
@@ -360,10 +361,12 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
                 iteration += 1
                 if vocoder_left():
                     vocoder_losses.append(vtrainer.step(*vocoder_batch())["vocoder_mel"])
-                if step >= total_steps:
+                if step >= total_steps:  # only the vocoder is left
                     if iteration % opts.log_every == 0:
                         log_line()
                     bar.update(vtrainer.steps, span, loss=last_loss, prior=last_prior)
+                    if vtrainer.steps % save_every == 0 and vocoder_left():
+                        save()
                     continue
                 # the mel denoiser
                 x0, z = audio_batch()
