@@ -122,6 +122,25 @@ def test_resume_continues_and_refuses_to_overwrite(world, trained, tmp_path, cap
     assert len(versions) == 2
 
 
+def test_sizes_are_options_cross_attention_included(world, tmp_path, capsys):
+    ckpt = tmp_path / "attn"
+    assert _train(world["data"], ckpt, world["clip"], "--steps", "2", "--features", world["features"],
+                  "--size", "attention_levels=1", "--size", "cond_tokens=3") == 0
+    sizes = json.loads((ckpt / "clipsonic.json").read_text())["model"]
+    assert sizes["attention_levels"] == 1 and sizes["cond_tokens"] == 3 and sizes["channels"] == [16, 32]
+    unet = json.loads((ckpt / "unet" / "config.json").read_text())
+    assert unet["down_block_types"] == ["DownBlock2D", "CrossAttnDownBlock2D"]
+    assert unet["mid_block_type"] == "UNetMidBlock2DCrossAttn"
+    assert _cli("generate", "--model", ckpt, "--text", "a low hum", "-o", tmp_path / "a.wav", "--steps", "2",
+                "--seconds", "0.3", "--device", "cpu") == 0
+    assert sf.read(tmp_path / "a.wav")[0].shape == (4800,)
+    capsys.readouterr()
+    assert _train(world["data"], tmp_path / "b", world["clip"], "--size", "depth=3") == 2
+    assert "unknown size" in capsys.readouterr().err
+    assert _train(world["data"], tmp_path / "b", world["clip"], "--size", "mel.window_frames=15") == 2
+    assert "multiples of 2" in capsys.readouterr().err
+
+
 # -- generation: the three query modes through the command line ----------------------------------------------
 @pytest.mark.parametrize("mode", ["image", "prior", "zero-shot"])
 def test_generate_writes_audio_of_the_asked_length_in_every_mode(world, trained, tmp_path, mode, capsys):
