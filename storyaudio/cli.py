@@ -618,6 +618,10 @@ def studio(
     serve(project, host=host, port=port, auth=auth)
 
 
+from .cli_clipsonic import app as _clipsonic_app  # noqa: E402  (the `storyaudio clipsonic` sub-commands)
+app.add_typer(_clipsonic_app, name="clipsonic")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; every error becomes one message and an exit code (see the module docstring)."""
     import logging
