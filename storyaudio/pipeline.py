@@ -17,6 +17,7 @@ timeline.json's ``timings``) and reported to an optional ``on_progress(stage, do
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import threading
@@ -45,7 +46,7 @@ from .mix.loudness import normalize_gain
 from .mix.master import MasterReport, get_preset, master_file
 from .mix.mixer import Source, Track, ducking_envelope, mix_to_file
 from .outdir import prepare as prepare_outdir
-from .paths import script_folder
+from .paths import resolve_script_path, script_folder
 from .plan import place, plan
 from .script import Script, read_script
 from .timeline import Event, PlacedEvent, Plan, RenderedClip, Timeline
@@ -220,6 +221,9 @@ def _prepare(script: Script, config: RenderConfig,
             names.setdefault(script.rows[n - 1].audio_type, name)
         planned = hooks.plan(plan(script, names, casting, config.sample_rate, seed=config.seed,
                                   speech_gap=config.speech_gap, reseed=config.reseed))
+        for ev in planned.events:  # files the backends need (a picture to query by): missing ones stop it here
+            if ev.row not in made:
+                backends[ev.audio_type].input_files(_ask(ev, ev.requested), _resolver(hooks.ctx, ev.row))
         warnings = list(getattr(script, "warnings", [])) + extension_warnings
         for n, row in enumerate(script.rows, start=1):
             if speech is not None and row.audio_type == "speech" and row.content and n not in made:
@@ -312,6 +316,12 @@ def _cast(script: Script, speech: Backend | None, pins: dict[str, str]) -> dict[
     return cast_characters(characters, voices, pinned)
 
 
+def _resolver(ctx, row: int) -> Callable[[str, str], Path]:
+    """``resolve(name, what)`` for a backend's ``input_files``: inside the script's folder or an allowed one
+    (``ctx``: the extensions' render context, which holds both)."""
+    return lambda name, what="file": resolve_script_path(name, ctx.base_dir, ctx.allow_paths, what, row)
+
+
 def _ask(ev: Event, seconds: float | None) -> BackendEvent:
     """What the backend is asked for one event: ``seconds`` long (None: as long as it takes)."""
     return BackendEvent(row=ev.row, kind=ev.audio_type, content=ev.content, duration=seconds, layout=ev.layout,
@@ -363,6 +373,9 @@ class _ClipRenderer:
         todo: dict[int, tuple[Backend, list[tuple[BackendEvent, str]]]] = {}
         for bev in asks:
             backend = self.hooks.maker(bev) or self.backends[bev.kind]
+            files = backend.input_files(bev, _resolver(self.hooks.ctx, bev.row))
+            if files:
+                bev = dataclasses.replace(bev, files=tuple(str(f) for f in files))
             key = self._key(backend, bev)
             hit = self.cache.get(key)
             if hit is not None:

@@ -353,3 +353,30 @@ def test_a_given_hifigan_is_fine_tuned_stored_and_voices_the_mels(world, trained
     assert _cli("generate", "--model", trained, "--text", "a low hum", "-o", tmp_path / "x.wav", "--vocoder",
                 "hifigan", "--device", "cpu") == 2
     assert "no HiFi-GAN vocoder" in capsys.readouterr().err
+
+
+def test_image_rows_in_a_render_are_found_in_the_script_folder_and_cached_on_their_contents(world, trained,
+                                                                                             tmp_path):
+    from storyaudio.pipeline import RenderConfig, check, render
+
+    show = tmp_path / "show"
+    (show / "pictures").mkdir(parents=True)
+    (path_a, _), (path_b, _) = world["queries"][0], world["queries"][-1]
+    shutil.copy(path_a, show / "pictures" / "harbour.png")
+    script = show / "show.tsv"
+    script.write_text("Audio Type\tLayout\tID\tCharacter\tVolume\tAction\tContent Description\tDuration\n"
+                      "Sound effect\tForeground\tN/A\tN/A\t-20\tN/A\timage: pictures/harbour.png\t0.5\n")
+    config = RenderConfig(use={"sound_effect": "clipsonic"}, options={"clipsonic": {"model": str(trained)}},
+                          stems=False, picture=False)
+    first = render(script, tmp_path / "out", config)  # run from elsewhere: the script's folder is what counts
+    assert first.rendered_rows == [1]
+    assert render(script, tmp_path / "out", config).cached_rows == [1]
+    shutil.copy(path_b, show / "pictures" / "harbour.png")  # the same name, another picture
+    assert render(script, tmp_path / "out", config).rendered_rows == [1]
+    (show / "pictures" / "harbour.png").unlink()
+    with pytest.raises(UserError, match=r"row 1: the picture 'pictures/harbour.png' does not exist"):
+        check(script, config)  # validate sees it, before any model is loaded
+    script.write_text(script.read_text().replace("pictures/harbour.png", "../elsewhere.png"))
+    (tmp_path / "elsewhere.png").write_bytes(path_a.read_bytes())
+    with pytest.raises(UserError, match="outside the script's folder.*--allow-path"):
+        check(script, config)

@@ -13,7 +13,8 @@ frames. At generation time the query is
 
 Train a model with ``storyaudio clipsonic train DATA -o CKPT --clip-model CLIP`` and use it with
 ``--use sound_effect=clipsonic --set clipsonic.model=CKPT``. Image paths are taken relative to
-``--set clipsonic.root=DIR`` (default: the current folder).
+the script's folder in a render (or an ``--allow-path`` folder); ``--set clipsonic.root=DIR`` (default: the current
+folder) only where the backend is used on its own.
 
 Rows are batched (every window of every row shares the sampler's batches); effects longer than the model's
 window (0.26 s for ``tiny``, 4.1 s for ``base``) are independent windows joined with equal-power crossfades.
@@ -42,7 +43,8 @@ class ClipSonicOptions(nn_.NeuralOptions):
     model: str = Field("", description="checkpoint folder (storyaudio clipsonic train ... -o CKPT) or hub id")
     query: Literal["prior", "zero-shot"] = Field(
         "prior", description="text rows: through the text->image prior, or the CLIP text embedding (zero-shot)")
-    root: str = Field("", description="folder image rows ('image: x.jpg') are relative to (default: current folder)")
+    root: str = Field("", description="folder image rows ('image: x.jpg') are relative to when the backend is used "
+                                      "on its own (in a render: the script's folder)")
     clip: str = Field("", description="CLIP folder or hub id, when the one the checkpoint names has moved")
     steps: int = Field(50, ge=1, le=1000, description="DDIM denoising steps of the mel")
     guidance: float = Field(3.0, ge=1, le=20, description="classifier-free guidance of the mel (1 = off)")
@@ -106,12 +108,25 @@ class ClipSonicBackend(nn_.NeuralBackend[ClipSonicOptions]):
         self._loaded = load(opts.model, clip=opts.clip or None, device=opts.device, dtype=opts.dtype)
         return self._loaded
 
-    def image_path(self, event: Event) -> Path | None:
-        """The picture a row queries by (``image: path``), resolved against ``root``; None for a text row."""
+    def input_files(self, event: Event, resolve) -> list[Path]:
+        """In a render, the picture of an ``image:`` row is found in the script's folder (or an --allow-path
+        one); the clip cache then keys on the picture's contents."""
+        rel = self._image_name(event)
+        return [] if rel is None else [resolve(rel, "picture")]
+
+    @staticmethod
+    def _image_name(event: Event) -> str | None:
         text = event.content.strip()
-        if not text.lower().startswith(IMAGE_PREFIX):
+        return text[len(IMAGE_PREFIX):].strip() if text.lower().startswith(IMAGE_PREFIX) else None
+
+    def image_path(self, event: Event) -> Path | None:
+        """The picture a row queries by (``image: path``): the one the pipeline found in the script's folder,
+        else (the backend used on its own) resolved against ``root``; None for a text row."""
+        rel = self._image_name(event)
+        if rel is None:
             return None
-        rel = text[len(IMAGE_PREFIX):].strip()
+        if event.files:
+            return Path(event.files[0])
         base = Path(self.options.root).expanduser() if self.options.root else Path.cwd()
         path = Path(rel).expanduser()
         return path if path.is_absolute() else base / path
