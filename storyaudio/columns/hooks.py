@@ -218,6 +218,9 @@ class _Maker:
     def render_batch(self, asks, sample_rate: int) -> list["Clip"]:
         return [self.render(a, sample_rate) for a in asks]
 
+    def input_files(self, ask: "Ask", resolve) -> list:
+        return []  # the extension keys its own files (cache_fields)
+
 
 def _key_part(ext: Extension, ask: "Ask", values: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     """Everything of an extension that determines a clip it makes or transforms."""
