@@ -54,6 +54,15 @@ class ClipCache:
         return Clip(audio, int(meta["sample_rate"]), meta.get("detail", ""), meta.get("info", {}),
                     float(meta.get("level_db", 0.0)))
 
+    def frames(self, key: str) -> int | None:
+        """How many samples the clip under ``key`` holds (read from the file's header alone), or None."""
+        if not self.enabled:
+            return None
+        try:
+            return int(np.load(self._paths(key)[0], mmap_mode="r", allow_pickle=False).shape[-1])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def put(self, key: str, clip: Clip) -> None:
         if not self.enabled:
             return
