@@ -26,7 +26,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import deliver
-from .deliver import subtitles
+from .deliver import m4b, otio, subtitles
+from .deliver.chapters import chapters_json
+from .deliver.tags import EpisodeTags, episode_tags
 from .audio import fit_length, resample
 from .backends import DEFAULTS, KINDS, Backend, build_backend, get_backend_class
 from .backends.base import Clip
@@ -40,8 +42,10 @@ from .mix.loudness import normalize_gain
 from .mix.master import MasterReport, get_preset, master
 from .mix.mixer import Source, Track, ducking_envelope, mix
 from .outdir import prepare as prepare_outdir
-from .plan import place, plan
+from .paths import script_folder
+from .plan import crop, place, plan, preview_range
 from .script import Script, read_script
+from .script.model import MIN_SECONDS, WORDS_PER_SECOND
 from .timeline import Event, PlacedEvent, Plan, RenderedClip, Timeline
 
 #: ``on_progress(stage, done, total)``: called as each stage starts (done 0) and ends (done == total), and as
@@ -78,6 +82,12 @@ class RenderConfig(BaseModel):
                                                      "script file's folder, else the current directory)")
     allow_paths: list[Path] = Field(default_factory=list,
                                     description="more folders the script may name files in (--allow-path)")
+    m4b: bool = Field(False, description="also write mix.m4b: AAC with chapters, tags and cover (needs PyAV)")
+    otio: bool = Field(False, description="also write timeline.otio, the OpenTimelineIO timeline for editors")
+    rows: tuple[int, int] | None = Field(None, description="a preview: render only these rows (first, last; "
+                                         "1-based) with the background tracks under them (--rows)")
+    chapter: int | None = Field(None, ge=1, description="a preview: render only this chapter, counted from 1 "
+                                "(--chapter)")
 
 
 @dataclass
@@ -108,9 +118,12 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     stages = _Stages(on_progress, _progress_bar(config.progress))
     stages.begin("plan")
 
-    # 1. Validate the script and the settings (before any work, so bad input costs nothing).
+    # 1. Validate the script and the settings (before any work, so bad input costs nothing): with them the
+    # episode's tags and cover, the rows of a preview, the libraries the chosen exports need.
+    folder = script_folder(script, config.base_dir)
     script = _as_script(script)
     preset = get_preset(config.preset)
+    episode, rows = _longform(script, folder, config)
 
     # 2. Choose and build one backend per audio type the script uses; 3. cast a voice for every character;
     # 4. plan: tracks, seeds, known durations.
@@ -119,15 +132,22 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     stage = prepare_outdir(outdir, config.force)  # refuses a bad folder; clears what killed renders left
     staging = stage.path
     try:
-        stages.begin("clips", total=len(planned.events))
+        wanted = [ev for ev in planned.foreground if rows is None or rows[0] <= ev.row <= rows[1]]
+        stages.begin("clips", total=len(planned.events) if rows is None else
+                     len(wanted) + sum(1 for ev in planned.background if ev.row <= rows[1]))
         renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, config.jobs, stages.step)
 
-        # 5. Render the foreground; speech lengths become known.
-        clips = renderer.run([_ask(ev, ev.requested) for ev in planned.foreground])
+        # 5. Render the foreground (a preview's rows only); speech lengths become known.
+        clips = renderer.run([_ask(ev, ev.requested) for ev in wanted])
         lengths = {row: clip.seconds for row, clip in clips.items()}
+        if rows is not None:  # rows outside a preview: the length a render cached for them, else an estimate
+            lengths = {**renderer.known_lengths(planned.foreground), **lengths}
 
-        # 6. Place every event in time; background spans follow from the foreground.
+        # 6. Place every event in time; background spans follow from the foreground. A preview keeps the
+        # window of its rows, with the tracks that play under them trimmed to it.
         timeline = place(planned, script, lengths)
+        if rows is not None:
+            timeline = crop(timeline, script, *rows)
 
         # 7. Render the background at the exact length of its span.
         clips.update(renderer.run([_ask(ev, ev.span) for ev in timeline.background]))
@@ -148,7 +168,7 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
 
         # 11. Deliver the files.
         stages.begin("deliver")
-        files = _deliver(staging, script, timeline, rendered, mastered, report, config)
+        files = _deliver(staging, script, timeline, rendered, mastered, report, config, episode)
         stages.end()
         files["timeline.json"] = deliver.write_json(staging / "timeline.json",
                                                     deliver.timeline_dict(timeline, rendered, stages.timings))
@@ -173,8 +193,10 @@ def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None
     puts them on ``RenderResult.warnings``). ``storyaudio validate`` calls this, so validate and render
     agree."""
     config = config or RenderConfig()
+    folder = script_folder(script, config.base_dir)
     script = _as_script(script)
     get_preset(config.preset)
+    _longform(script, folder, config)
     backends, _, warnings = _prepare(script, config)
     for b in backends.values():
         b.close()
@@ -202,6 +224,16 @@ def _prepare(script: Script, config: RenderConfig) -> tuple[dict[str, Backend], 
             b.close()
         raise
     return backends, planned, warnings
+
+
+def _longform(script: Script, folder: Path, config: RenderConfig) -> tuple[EpisodeTags, tuple[int, int] | None]:
+    """The episode's tags (its cover read and checked), the rows of a preview (None: the whole script), and
+    a clear error now when an export asked for is missing its library."""
+    if config.m4b:
+        m4b.require()
+    if config.otio:
+        otio.require()
+    return episode_tags(script, folder, config.allow_paths), preview_range(script, config.rows, config.chapter)
 
 
 def _as_script(script: Script | dict | str | os.PathLike) -> Script:
@@ -309,6 +341,18 @@ class _ClipRenderer:
         code = f"{code_fingerprint(type(backend).__module__)}+{code_fingerprint('storyaudio.audio')}"
         return clip_key(backend.name, backend.version, backend.options.model_dump(mode="json"),
                         bev.cache_fields(), self.sr, code)
+
+    def known_lengths(self, events: Sequence[Event]) -> dict[int, float]:
+        """Seconds of each auto-length event without rendering it: its clip's length where the cache holds
+        one (a render made it before), else an estimate from its words."""
+        out: dict[int, float] = {}
+        for ev in events:
+            if ev.requested is None:
+                bev = _ask(ev, None)
+                frames = self.cache.frames(self._key(self.backends[bev.kind], bev))
+                guess = max(MIN_SECONDS, len(ev.content.split()) / WORDS_PER_SECOND)
+                out[ev.row] = frames / self.sr if frames else guess
+        return out
 
     def run(self, asks: Sequence[BackendEvent]) -> dict[int, Clip]:
         """Each asked event's clip, by row, at the render's sample rate."""
@@ -480,15 +524,27 @@ def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, c
 
 
 def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[int, RenderedClip],
-             audio: np.ndarray, report: MasterReport, config: RenderConfig) -> dict[str, Path]:
+             audio: np.ndarray, report: MasterReport, config: RenderConfig,
+             episode: EpisodeTags | None = None) -> dict[str, Path]:
     """Every file but timeline.json (written after this stage, with its time)."""
     sr = config.sample_rate
+    episode = episode or EpisodeTags(script.title)
     files: dict[str, Path] = {"clips": staging / "clips"}
     if config.stems:
         files["stems"] = staging / "stems"
     files["mix.wav"] = deliver.write_wav(staging / "mix.wav", audio, sr)
-    if config.mp3:
-        files["mix.mp3"] = deliver.write_mp3(staging / "mix.mp3", audio, sr, script.title)
+    if config.mp3:  # encoded from mix.wav a block at a time; ID3 tags, cover and CHAP/CTOC chapters
+        files["mix.mp3"] = deliver.write_mp3(staging / "mix.mp3", files["mix.wav"], sr, script.title, tags=episode,
+                                             chapters=timeline.chapters)
+    if config.m4b:  # AAC from mix.wav; chapter track and chpl atom, MP4 tags and cover
+        files["mix.m4b"] = m4b.write_m4b(staging / "mix.m4b", files["mix.wav"], episode, timeline.chapters)
+    if timeline.chapters:
+        files["chapters.json"] = deliver.write_json(staging / "chapters.json",
+                                                    chapters_json(timeline.chapters, episode))
+    if config.otio:
+        ducked = {e.track: e.layout == "background" and config.ducking for e in timeline.events}
+        files["timeline.otio"] = otio.write_otio(staging / "timeline.otio", timeline, rendered, ducked=ducked,
+                                                 master_gain_db=report.gain_db)
     files["script.json"] = deliver.write_json(staging / "script.json", script.to_dict())
     (staging / "subtitles.srt").write_text(subtitles.srt(timeline), encoding="utf-8")
     (staging / "subtitles.vtt").write_text(subtitles.vtt(timeline), encoding="utf-8")
