@@ -42,13 +42,15 @@ class ClipCache:
         base = self.root / key[:2]
         return base / f"{key}.npy", base / f"{key}.json"
 
-    def get(self, key: str) -> Clip | None:
+    def get(self, key: str, mapped: bool = False) -> Clip | None:
+        """The clip under ``key``, or None. ``mapped``: its samples as a read-only memory map of the cache
+        file, read only when used (a render holding thousands of clips keeps them on disk, not in memory)."""
         if not self.enabled:
             return None
         audio_path, meta_path = self._paths(key)
         try:
             meta = json.loads(meta_path.read_text())
-            audio = np.load(audio_path, allow_pickle=False)
+            audio = np.load(audio_path, mmap_mode="r" if mapped else None, allow_pickle=False)
         except (OSError, ValueError):
             return None
         return Clip(audio, int(meta["sample_rate"]), meta.get("detail", ""), meta.get("info", {}),

@@ -361,9 +361,9 @@ class _ClipRenderer:
         for bev in asks:
             backend = self.backends[bev.kind]
             key = self._key(backend, bev)
-            hit = self.cache.get(key)
-            if hit is not None:
-                out[bev.row] = self._accept(backend, bev, hit)
+            hit = self.cache.get(key, mapped=True)
+            if hit is not None:  # checked before it was cached, and at the render's rate: not read again here
+                out[bev.row] = hit if hit.sample_rate == self.sr else self._accept(backend, bev, hit)
                 self.cached_rows.append(bev.row)
                 self.on_clip()
             else:
@@ -375,13 +375,15 @@ class _ClipRenderer:
         if not tasks:
             return out
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            futures = [pool.submit(self._render_group, b, items) for b, items in tasks]
+            futures = {pool.submit(self._render_group, b, items) for b, items in tasks}
             try:
                 for fut in as_completed(futures):
+                    futures.discard(fut)  # a finished future holds its clips: let them go once they are taken
                     backend, done = fut.result()
                     for bev, clip, key in done:
                         clip = self._accept(backend, bev, clip)  # check and convert first: only good clips are cached
                         self.cache.put(key, clip)
+                        clip = self.cache.get(key, mapped=True) or clip  # held on disk until it is placed
                         out[bev.row] = clip
                         self.rendered_rows.append(bev.row)
                         self.on_clip()
