@@ -554,5 +554,5 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[i
     files.update({n: staging / n for n in ("subtitles.srt", "subtitles.vtt", "labels.txt")})
     files["loudness.json"] = deliver.write_json(staging / "loudness.json", report.to_dict())
     if config.picture:
-        files["timeline.png"] = deliver.timeline_png(staging / "timeline.png", timeline, audio)
+        files["timeline.png"] = deliver.timeline_png(staging / "timeline.png", timeline, files["mix.wav"])
     return files

@@ -392,3 +392,16 @@ def test_example_folder_is_self_contained(tmp_path):
     for p in (EXAMPLE, COVER):
         shutil.copy(p, tmp_path / p.name)
     assert check(tmp_path / EXAMPLE.name, RenderConfig(use=TONE)) == []
+
+
+def test_the_picture_reads_a_long_mix_from_its_file_in_blocks(tmp_path):
+    from storyaudio.deliver import _envelope
+
+    audio = (0.3 * np.random.default_rng(1).standard_normal((2, 700_001))).astype(np.float32)
+    audio[1, 123_456] = 0.97  # one peak, in the right channel
+    sf.write(str(tmp_path / "m.wav"), audio.T, 48000, subtype="FLOAT")
+    from_array, step = _envelope(audio, 2000)
+    from_file, step2 = _envelope(tmp_path / "m.wav", 2000)
+    assert step == step2 == 350 and from_file.shape == from_array.shape == (2000,)
+    assert np.array_equal(from_file, from_array)
+    assert from_file[123_456 // step] == pytest.approx(0.97)

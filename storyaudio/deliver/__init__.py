@@ -82,8 +82,9 @@ _COLOURS = {"speech": "#3b7dd8", "music": "#d8893b", "sound_effect": "#4caf50"}
 MAX_LABELLED_EVENTS = 300
 
 
-def timeline_png(path: Path, timeline: Timeline, mix: np.ndarray | None = None) -> Path:
-    """A picture a person reads at a glance: the mix's waveform on top, one lane per track below, each event
+def timeline_png(path: Path, timeline: Timeline, mix: np.ndarray | Path | None = None) -> Path:
+    """A picture a person reads at a glance: the mix's waveform on top (``mix``: the audio, or a sound file
+    read a block at a time), one lane per track below, each event
     a bar labelled with its row, speaker or description (up to :data:`MAX_LABELLED_EVENTS` events), and each
     chapter a dashed line across both with its number and title. Drawn on its own Figure (not pyplot's shared
     state), so renders in several threads can draw at once; a lane's bars are one collection, so hours of
@@ -102,8 +103,8 @@ def timeline_png(path: Path, timeline: Timeline, mix: np.ndarray | None = None) 
     FigureCanvasAgg(fig)
     ax_w, ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1.4, height]})
     total = timeline.duration or 1.0
-    if mix is not None and mix.size:
-        trimmed, step = _envelope(np.atleast_2d(mix), 2000)
+    trimmed, step = _envelope(mix, 2000) if mix is not None else (np.zeros(0, np.float32), 1)
+    if trimmed.size:
         t = np.arange(trimmed.size) * step / timeline.sample_rate
         ax_w.fill_between(t, -trimmed, trimmed, color="#555555", linewidth=0)
         ax_w.set_ylim(-1, 1)
@@ -149,9 +150,23 @@ def timeline_png(path: Path, timeline: Timeline, mix: np.ndarray | None = None) 
     return path
 
 
-def _envelope(mix: np.ndarray, bins: int) -> tuple[np.ndarray, int]:
-    """The peak of ``mix`` (channels, samples) over about ``bins`` equal steps, and the step in samples;
-    computed a chunk of steps at a time, so no whole-length temporary is made."""
+def _envelope(mix: np.ndarray | Path, bins: int) -> tuple[np.ndarray, int]:
+    """The peak of ``mix`` (an array ``(channels, samples)`` or a sound file) over about ``bins`` equal steps,
+    and the step in samples; a chunk of steps at a time, so no whole-length copy is made (and a file is read
+    in blocks, not mapped: its pages do not stay in the process's memory)."""
+    if isinstance(mix, (str, Path)):
+        import soundfile as sf
+
+        with sf.SoundFile(str(mix)) as fh:
+            n = fh.frames
+            step = max(1, n // bins)
+            chunk = step * max(1, (1 << 18) // step)
+            peaks = []
+            for block in fh.blocks(blocksize=chunk, dtype="float32", always_2d=True):
+                whole = block.shape[0] // step * step  # chunk is whole steps: only the last block has a rest
+                peaks.append(np.abs(block[:whole]).max(axis=1).reshape(-1, step).max(axis=1))
+        return (np.concatenate(peaks) if peaks else np.zeros(0, np.float32)), step
+    mix = np.atleast_2d(mix)
     n = mix.shape[1]
     step = max(1, n // bins)
     count = n // step
