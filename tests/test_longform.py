@@ -405,3 +405,24 @@ def test_the_picture_reads_a_long_mix_from_its_file_in_blocks(tmp_path):
     assert step == step2 == 350 and from_file.shape == from_array.shape == (2000,)
     assert np.array_equal(from_file, from_array)
     assert from_file[123_456 // step] == pytest.approx(0.97)
+
+
+@pytest.mark.slow  # conftest.py skips it unless STORYAUDIO_SLOW=1: the embedded backends take a while
+def test_the_example_renders_with_the_embedded_defaults(tmp_path):
+    from mutagen.id3 import ID3
+
+    from storyaudio.backends import DEFAULTS, get_backend_class
+
+    missing = [n for n in set(DEFAULTS.values()) if get_backend_class(n).missing()]
+    if missing:
+        pytest.skip(f"embedded backends not installed: {missing}")
+    result = render(EXAMPLE, tmp_path / "out", RenderConfig(mp3=True, m4b=True, cache_dir=tmp_path / "cache"))
+    tl = result.timeline
+    assert [c.title for c in tl.chapters] == ["Last Crossing", "The Stowaway", "Into the Fog"]
+    chaps = sorted(ID3(tmp_path / "out" / "mix.mp3").getall("CHAP"), key=lambda c: c.start_time)
+    assert [(c.start_time, c.end_time) for c in chaps] == [(_ms(c.start), _ms(c.end)) for c in tl.chapters]
+    audio, rate = sf.read(str(tmp_path / "out" / "mix.wav"), dtype="float32")
+    for c in tl.chapters:  # every chapter has sound in it
+        part = audio[int(c.start * rate) : int(c.end * rate)]
+        assert np.sqrt(np.mean(part**2)) > 0.01
+    assert result.loudness.passed
