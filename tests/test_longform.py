@@ -426,3 +426,34 @@ def test_the_example_renders_with_the_embedded_defaults(tmp_path):
         part = audio[int(c.start * rate) : int(c.end * rate)]
         assert np.sqrt(np.mean(part**2)) > 0.01
     assert result.loudness.passed
+
+
+def test_rendered_clips_wait_for_placement_on_disk_not_in_memory(tmp_path):
+    """A 10,000-row script holds hours of clips between rendering and placement: the renderer hands them on
+    as read-only maps of the cache files, fresh ones and cached ones alike."""
+    from storyaudio.backends import build_backend, get_backend_class
+    from storyaudio.backends.base import Event as Ask
+    from storyaudio.cache import ClipCache
+    from storyaudio.pipeline import _ClipRenderer
+
+    tone = build_backend(get_backend_class("tone", "speech"), None, "tone")
+    asks = [Ask(row=i, kind="speech", content=f"line {i} of the piece", voice="tone-low", seed=i) for i in (1, 2, 3)]
+    for attempt in ("fresh", "cached"):
+        renderer = _ClipRenderer({"speech": tone}, ClipCache(tmp_path / "cache"), 48000, 2, lambda: None)
+        clips = renderer.run(asks)
+        assert sorted(clips) == [1, 2, 3]
+        assert sorted(renderer.rendered_rows if attempt == "fresh" else renderer.cached_rows) == [1, 2, 3]
+        for clip in clips.values():
+            assert _mapped(clip.audio) and not clip.audio.flags.writeable
+            assert clip.seconds == pytest.approx(5 * 0.3)  # five words at the tone voice's 0.3 s a word
+    off = _ClipRenderer({"speech": tone}, ClipCache(tmp_path / "off", enabled=False), 48000, 2, lambda: None)
+    assert not _mapped(off.run(asks[:1])[1].audio)  # without a cache they stay in memory
+
+
+def _mapped(a: np.ndarray) -> bool:
+    """Whether ``a``'s samples live in a memory map (a view of one, at any depth)."""
+    import mmap
+
+    while isinstance(a, np.ndarray):
+        a = a.base
+    return isinstance(a, mmap.mmap)
