@@ -175,9 +175,10 @@ StrictOpt = typer.Option(False, "--strict-loudness", help="Exit with code 3 when
                          "(the files are written all the same).")
 TimingsOpt = typer.Option(False, "--timings", help="Print the seconds each stage took.")
 M4bOpt = typer.Option(False, "--m4b", help="Also write mix.m4b: AAC audiobook with chapters, tags and cover "
-                      "(needs PyAV: pip install 'storyaudio[export]').")
+                      "(needs PyAV: pip install av, or the storyaudio export extra).")
 OtioOpt = typer.Option(False, "--otio", help="Also write timeline.otio for editors: a track per stem, a clip per "
-                       "row from clips/, chapter markers (needs opentimelineio: pip install 'storyaudio[export]').")
+                       "row from clips/, chapter markers (needs OpenTimelineIO: pip install opentimelineio, or "
+                       "the storyaudio export extra).")
 RowsOpt = typer.Option(None, "--rows", help="Preview: render only rows FIRST-LAST (e.g. 12-40) with the "
                        "background tracks playing under them (default folder outputs/<name>-rows-12-40).")
 ChapterOpt = typer.Option(None, "--chapter", help="Preview: render only chapter N, counted from 1 (default folder "
@@ -299,7 +300,7 @@ def render(
 
     Example: storyaudio render examples/news.tsv -o outputs/news --mp3 --use music=composer
 
-    Preview a part: storyaudio render examples/keeper.tsv --chapter 2 (into outputs/keeper-chapter-2)
+    Preview a part: storyaudio render examples/night-ferry.tsv --chapter 2 (into outputs/night-ferry-chapter-2)
     """
     from .outdir import check as check_outdir
 
