@@ -42,17 +42,28 @@ class ClipCache:
         base = self.root / key[:2]
         return base / f"{key}.npy", base / f"{key}.json"
 
-    def get(self, key: str) -> Clip | None:
+    def get(self, key: str, mapped: bool = False) -> Clip | None:
+        """The clip under ``key``, or None. ``mapped``: its samples as a read-only memory map of the cache
+        file, read only when used (a render holding thousands of clips keeps them on disk, not in memory)."""
         if not self.enabled:
             return None
         audio_path, meta_path = self._paths(key)
         try:
             meta = json.loads(meta_path.read_text())
-            audio = np.load(audio_path, allow_pickle=False)
+            audio = np.load(audio_path, mmap_mode="r" if mapped else None, allow_pickle=False)
         except (OSError, ValueError):
             return None
         return Clip(audio, int(meta["sample_rate"]), meta.get("detail", ""), meta.get("info", {}),
                     float(meta.get("level_db", 0.0)))
+
+    def frames(self, key: str) -> int | None:
+        """How many samples the clip under ``key`` holds (read from the file's header alone), or None."""
+        if not self.enabled:
+            return None
+        try:
+            return int(np.load(self._paths(key)[0], mmap_mode="r", allow_pickle=False).shape[-1])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def put(self, key: str, clip: Clip) -> None:
         if not self.enabled:

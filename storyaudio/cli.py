@@ -112,7 +112,8 @@ def _pipeline():
 
 def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0.35, no_ducking=False,
             duck_db=-8.0, mp3=False, no_stems=False, no_picture=False, jobs=2, no_cache=False, quiet=False,
-            force=False, allow_path=(), lexicon=(), base_dir=None):
+            force=False, allow_path=(), lexicon=(), base_dir=None, *, m4b=False, otio=False, rows=None,
+            chapter=None):
     from pydantic import ValidationError
 
     from .backends import parse_set_options
@@ -124,11 +125,34 @@ def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0
             preset=preset, sample_rate=sample_rate, seed=seed, speech_gap=gap, ducking=not no_ducking,
             duck_db=duck_db, mp3=mp3, stems=not no_stems, picture=not no_picture, jobs=jobs, cache=not no_cache,
             progress=not quiet, force=force, allow_paths=list(allow_path), base_dir=base_dir,
-            extensions={"lexicon": {"files": list(lexicon)}} if lexicon else {})
+            extensions={"lexicon": {"files": list(lexicon)}} if lexicon else {}, m4b=m4b, otio=otio,
+            rows=_rows(rows), chapter=chapter)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise OptionError(f"--{field.replace('_', '-')}: {first['msg']}.") from None
+
+
+def _rows(text: str | None) -> tuple[int, int] | None:
+    """``--rows 12-40`` (or one row, ``--rows 12``) as (first, last)."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[-–:]\s*(\d+)\s*)?", text)
+    if m is None:
+        raise OptionError(f"--rows '{text}': give the first and last row to render, FIRST-LAST (e.g. --rows 12-40), "
+                          "counted from 1 as in the table.")
+    first = int(m.group(1))
+    return first, int(m.group(2)) if m.group(2) else first
+
+
+def _preview_dir(script: Path, rows: str | None, chapter: int | None) -> Path:
+    """Where a render goes without -o: outputs/<name>, a preview outputs/<name>-rows-12-40 or -chapter-2."""
+    if chapter is not None:
+        return Path("outputs") / f"{script.stem}-chapter-{chapter}"
+    parsed = _rows(rows)
+    if parsed is not None:
+        return Path("outputs") / f"{script.stem}-rows-{parsed[0]}-{parsed[1]}"
+    return Path("outputs") / script.stem
 
 
 # Render options are shared by `render` and `compose`.
@@ -157,6 +181,15 @@ AllowPathOpt = typer.Option([], "--allow-path", help="A folder outside the scrip
                             "(or cover) may name files in. Repeatable.")
 LexiconOpt = typer.Option([], "--lexicon", help="A pronunciation lexicon: TSV lines 'word<TAB>respelling"
                           "[<TAB>phonemes]' applied to what the voices say. Repeatable.")
+M4bOpt = typer.Option(False, "--m4b", help="Also write mix.m4b: AAC audiobook with chapters, tags and cover "
+                      "(needs PyAV: pip install av, or the storyaudio export extra).")
+OtioOpt = typer.Option(False, "--otio", help="Also write timeline.otio for editors: a track per stem, a clip per "
+                       "row from clips/, chapter markers (needs OpenTimelineIO: pip install opentimelineio, or "
+                       "the storyaudio export extra).")
+RowsOpt = typer.Option(None, "--rows", help="Preview: render only rows FIRST-LAST (e.g. 12-40) with the "
+                       "background tracks playing under them (default folder outputs/<name>-rows-12-40).")
+ChapterOpt = typer.Option(None, "--chapter", help="Preview: render only chapter N, counted from 1 (default folder "
+                          "outputs/<name>-chapter-N).")
 
 
 def _wide_console():
@@ -164,6 +197,17 @@ def _wide_console():
     from rich.console import Console
 
     return Console(width=max(120, Console().width))
+
+
+#: The summary lists this many rows at most (timeline.json lists every one).
+MAX_SUMMARY_ROWS = 200
+
+
+def _clock(seconds: float) -> str:
+    """0:04.25, 12:30.00, 1:02:03.50."""
+    m, sec = divmod(max(0.0, seconds), 60)
+    h, m = divmod(int(m), 60)
+    return f"{h}:{m:02d}:{sec:05.2f}" if h else f"{m}:{sec:05.2f}"
 
 
 def _report(result) -> None:
@@ -175,12 +219,25 @@ def _report(result) -> None:
     for col in ("row", "type", "start", "end", "who / what", "made by"):
         table.add_column(col)
     clips = getattr(result, "clips", None)  # what made each row: on the result's clips, or on its events
-    for e in sorted(tl.events, key=lambda e: e.row):
+    events = sorted(tl.events, key=lambda e: e.row)
+    for e in events[:MAX_SUMMARY_ROWS]:
         who = e.character or (e.content[:40] + ("…" if len(e.content) > 40 else ""))
         detail = clips[e.row].detail if clips else e.detail
         table.add_row(str(e.row), e.audio_type.replace("_", " "), f"{e.start:.2f}", f"{e.end:.2f}", who,
                       detail[:70])
+    if len(events) > MAX_SUMMARY_ROWS:
+        table.caption = f"and {len(events) - MAX_SUMMARY_ROWS} more rows: timeline.json lists every one"
     console.print(table)
+    if getattr(tl, "rows", None):
+        console.print(f"preview of rows {tl.rows[0]}-{tl.rows[1]} (about {_clock(tl.offset)} into the piece)")
+    chapters = getattr(tl, "chapters", ())
+    if chapters:
+        ct = Table(title="chapters")
+        for col in ("chapter", "title", "starts", "ends", "length", "from row"):
+            ct.add_column(col)
+        for c in chapters:
+            ct.add_row(str(c.number), c.title, _clock(c.start), _clock(c.end), _clock(c.end - c.start), str(c.row))
+        console.print(ct)
     lo = result.loudness
     verdict = "[green]pass[/green]" if lo.passed else "[red]FAIL[/red]"
     console.print(f"loudness {lo.integrated_lufs:.1f} LUFS, true peak {lo.true_peak_dbtp:.1f} dBTP, "
@@ -241,13 +298,17 @@ def render(
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
     jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt, force: bool = ForceOpt,
     strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt, allow_path: List[Path] = AllowPathOpt,
-    lexicon: List[Path] = LexiconOpt,
+    lexicon: List[Path] = LexiconOpt, m4b: bool = M4bOpt, otio: bool = OtioOpt,
+    rows: Optional[str] = RowsOpt, chapter: Optional[int] = ChapterOpt,
 ):
-    """Render a script into OUT: mix.wav, stems/, clips/, timeline.json/png, subtitles, loudness.json.
+    """Render a script into OUT: mix.wav, stems/, clips/, timeline.json/png, subtitles, loudness.json; with
+    chapters also chapters.json (Podcasting 2.0) and chapter marks in labels, MP3 and M4B.
 
     It replaces what the last render into OUT wrote; a folder with files storyaudio did not write needs --force.
 
     Example: storyaudio render examples/news.tsv -o outputs/news --mp3 --use music=composer
+
+    Preview a part: storyaudio render examples/night-ferry.tsv --chapter 2 (into outputs/night-ferry-chapter-2)
     """
     from .outdir import check as check_outdir
 
@@ -255,8 +316,9 @@ def render(
     if quiet:
         _quiet()
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
-                     no_picture, jobs, no_cache, quiet, force, allow_path, lexicon)
-    outdir = out or Path("outputs") / script.stem
+                     no_picture, jobs, no_cache, quiet, force, allow_path, lexicon, m4b=m4b, otio=otio, rows=rows,
+                     chapter=chapter)
+    outdir = out or _preview_dir(script, rows, chapter)
     check_outdir(outdir, force)
     _private_paths()
     result = _pipeline().render(script, outdir, config)
@@ -278,8 +340,8 @@ def validate(
     from .script import read_script
 
     s = read_script(script)
-    problems = _pipeline().check(s, _config(use, set_, voice, preset, allow_path=allow_path, lexicon=lexicon,
-                                            base_dir=script.parent))
+    # the file, not the Script read above: its folder holds the cover and the File column's recordings
+    problems = _pipeline().check(script, _config(use, set_, voice, preset, allow_path=allow_path, lexicon=lexicon))
     fg = [r for r in s.rows if r.layout == "foreground"]
     typer.echo(f"ok: '{s.title}', {len(s.rows)} rows ({len(fg)} foreground), "
                f"{len(s.characters())} speaking characters: {', '.join(s.characters()) or 'none'}")
@@ -431,6 +493,9 @@ MaxTokOpt = typer.Option(None, "--max-tokens", help="Cap on tokens per reply.")
 NoExOpt = typer.Option(False, "--no-examples", help="Leave out the few-shot examples (small context windows).")
 TempOpt = typer.Option(None, "--temperature", help="Sampling temperature.")
 PromptFileOpt = typer.Option(None, "--prompt-file", "-f", help="Read the prompt from a file.")
+MinutesOpt = typer.Option(None, "--minutes", help="Aim for a piece about this long (minutes of audio): the prompt "
+                          "asks for it and a reply far off is sent back; over 10 minutes the piece is written as "
+                          "an outline, then chapter by chapter.")
 TimeoutOpt = typer.Option(120.0, "--timeout", help="Seconds to wait for each reply of the server (a request that "
                           "times out is not retried).")
 
@@ -455,15 +520,19 @@ class _Waiting:
 
 
 def _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
-              no_examples, temperature, timeout, quiet) -> dict:
+              no_examples, temperature, timeout, quiet, minutes=None) -> dict:
     from .writer import generate_script
 
     if not timeout > 0:
         raise OptionError(f"--timeout {timeout:g}: give the seconds to wait for a reply, more than 0.")
+    if minutes is not None:
+        from .writer.length import check_minutes
+
+        check_minutes(minutes)
     return generate_script(_prompt_text(prompt, prompt_file), provider=provider, model=model, base_url=base_url,
                            gguf=str(gguf) if gguf else None, max_repairs=max_repairs, log_dir=log_dir,
                            temperature=temperature, max_tokens=max_tokens, examples=not no_examples,
-                           timeout=timeout, status=None if quiet else _Waiting())
+                           timeout=timeout, status=None if quiet else _Waiting(), minutes=minutes)
 
 
 @app.command()
@@ -474,7 +543,7 @@ def write(
     base_url: Optional[str] = BaseUrlOpt, provider: str = ProviderOpt, gguf: Optional[Path] = GgufOpt,
     max_repairs: int = RepairsOpt, log_dir: Optional[Path] = LogOpt, max_tokens: Optional[int] = MaxTokOpt,
     no_examples: bool = NoExOpt, temperature: Optional[float] = TempOpt, timeout: float = TimeoutOpt,
-    quiet: bool = QuietOpt,
+    quiet: bool = QuietOpt, minutes: Optional[float] = MinutesOpt,
 ):
     """Ask an LLM to write an audio script from a prompt; validated and repaired before it is saved.
 
@@ -491,7 +560,7 @@ def write(
     if out.is_dir():
         raise UserError(f"{out} is a folder. Name the script file to write with -o (e.g. -o script.tsv).")
     data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
-                     no_examples, temperature, timeout, quiet)
+                     no_examples, temperature, timeout, quiet, minutes)
     write_script(Script.from_dict(data), out)
     if not quiet:
         typer.echo(f"wrote {out}")
@@ -510,7 +579,8 @@ def compose(
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
     jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt, force: bool = ForceOpt,
     strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt, allow_path: List[Path] = AllowPathOpt,
-    lexicon: List[Path] = LexiconOpt,
+    lexicon: List[Path] = LexiconOpt, m4b: bool = M4bOpt, otio: bool = OtioOpt,
+    minutes: Optional[float] = MinutesOpt,
 ):
     """Write a script from a prompt with an LLM, then render it exactly as `render` does.
 
@@ -522,10 +592,10 @@ def compose(
     if quiet:
         _quiet()
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
-                     no_picture, jobs, no_cache, quiet, force, allow_path, lexicon)
+                     no_picture, jobs, no_cache, quiet, force, allow_path, lexicon, m4b=m4b, otio=otio)
     check_outdir(out, force)  # before the LLM spends tokens
     data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
-                     no_examples, temperature, timeout, quiet)
+                     no_examples, temperature, timeout, quiet, minutes)
     _private_paths()
     result = _pipeline().render(data, out, config)
     return _finish(result, data, config, quiet, strict_loudness, timings, started)

@@ -31,7 +31,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import deliver
-from .deliver import subtitles
+from .deliver import m4b, otio, subtitles
+from .deliver.chapters import chapters_json
+from .deliver.tags import EpisodeTags, episode_tags
 from .audio import fit_length, resample
 from .backends import DEFAULTS, KINDS, Backend, build_backend, get_backend_class
 from .backends.base import Clip
@@ -47,8 +49,9 @@ from .mix.master import MasterReport, get_preset, master_file
 from .mix.mixer import Source, Track, ducking_envelope, mix_to_file
 from .outdir import prepare as prepare_outdir
 from .paths import resolve_script_path, script_folder
-from .plan import place, plan
+from .plan import crop, place, plan, preview_range
 from .script import Script, read_script
+from .script.model import MIN_SECONDS, WORDS_PER_SECOND
 from .timeline import Event, PlacedEvent, Plan, RenderedClip, Timeline
 
 #: ``on_progress(stage, done, total)``: called as each stage starts (done 0) and ends (done == total), and as
@@ -90,6 +93,12 @@ class RenderConfig(BaseModel):
     extensions: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                                   description="script extension name -> its settings "
                                                               "(e.g. {'lexicon': {'files': ['names.tsv']}})")
+    m4b: bool = Field(False, description="also write mix.m4b: AAC with chapters, tags and cover (needs PyAV)")
+    otio: bool = Field(False, description="also write timeline.otio, the OpenTimelineIO timeline for editors")
+    rows: tuple[int, int] | None = Field(None, description="a preview: render only these rows (first, last; "
+                                         "1-based) with the background tracks under them (--rows)")
+    chapter: int | None = Field(None, ge=1, description="a preview: render only this chapter, counted from 1 "
+                                "(--chapter)")
 
 
 @dataclass
@@ -120,10 +129,12 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     stages = _Stages(on_progress, _progress_bar(config.progress))
     stages.begin("plan")
 
-    # 1. Validate the script and the settings (before any work, so bad input costs nothing).
+    # 1. Validate the script and the settings (before any work, so bad input costs nothing): with them the
+    # episode's tags and cover, the rows of a preview, the libraries the chosen exports need.
     base_dir = script_folder(script, config.base_dir)
     script = _as_script(script)
     preset = get_preset(config.preset)
+    episode, rows = _longform(script, base_dir, config)
 
     # 2. Choose and build one backend per audio type the script uses; 3. cast a voice for every character;
     # 4. plan: tracks, seeds, known durations (the script's extensions take part from here on).
@@ -132,16 +143,23 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     stage = prepare_outdir(outdir, config.force)  # refuses a bad folder; clears what killed renders left
     staging = stage.path
     try:
-        stages.begin("clips", total=len(planned.events))
+        wanted = [ev for ev in planned.foreground if rows is None or rows[0] <= ev.row <= rows[1]]
+        stages.begin("clips", total=len(planned.events) if rows is None else
+                     len(wanted) + sum(1 for ev in planned.background if ev.row <= rows[1]))
         renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, config.jobs, stages.step,
                                  hooks)
 
-        # 5. Render the foreground; speech lengths become known.
-        clips = renderer.run([hooks.request(_ask(ev, ev.requested)) for ev in planned.foreground])
+        # 5. Render the foreground (a preview's rows only); speech lengths become known.
+        clips = renderer.run([hooks.request(_ask(ev, ev.requested)) for ev in wanted])
         lengths = {row: clip.seconds for row, clip in clips.items()}
+        if rows is not None:  # rows outside a preview: the length a render cached for them, else an estimate
+            lengths = {**renderer.known_lengths(planned.foreground), **lengths}
 
-        # 6. Place every event in time; background spans follow from the foreground.
+        # 6. Place every event in time; background spans follow from the foreground. A preview keeps the
+        # window of its rows, with the tracks that play under them trimmed to it.
         timeline = hooks.place(place(planned, script, lengths))
+        if rows is not None:
+            timeline = crop(timeline, script, *rows)
 
         # 7. Render the background at the exact length of its span.
         clips.update(renderer.run([hooks.request(_ask(ev, ev.span)) for ev in timeline.background]))
@@ -157,18 +175,14 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
 
         # 10. Master to the preset: integrated loudness and a true-peak limiter.
         stages.begin("master")
-        # streamed from the mix file into mix.wav, which is read back and measured; a float copy is mapped for
-        # the MP3 and the picture.
-        report = master_file(mixed, staging / "mix.wav", sr, preset, float_copy=staging / ".mastered.npy")
-        mastered = np.load(staging / ".mastered.npy", mmap_mode="r").T
+        # streamed from the mix file into mix.wav, which is read back and measured.
+        report = master_file(mixed, staging / "mix.wav", sr, preset)
 
         # 11. Deliver the files.
         stages.begin("deliver")
-        files = _deliver(staging, script, timeline, rendered, mastered, report, config)
+        files = _deliver(staging, script, timeline, rendered, report, config, episode)
         files.update(hooks.deliver(staging, timeline, rendered, [*files, "timeline.json"]))
-        del mastered
-        for scratch in (mixed, staging / ".mastered.npy"):  # the float mix and master: working files only
-            scratch.unlink()
+        mixed.unlink()  # the float mix: a working file only
         stages.end()
         files["timeline.json"] = deliver.write_json(staging / "timeline.json",
                                                     deliver.timeline_dict(timeline, rendered, stages.timings))
@@ -196,6 +210,7 @@ def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None
     base_dir = script_folder(script, config.base_dir)
     script = _as_script(script)
     get_preset(config.preset)
+    _longform(script, base_dir, config)
     backends, _, warnings, _ = _prepare(script, config, base_dir)
     for b in backends.values():
         b.close()
@@ -234,6 +249,16 @@ def _prepare(script: Script, config: RenderConfig,
             b.close()
         raise
     return backends, planned, warnings, hooks
+
+
+def _longform(script: Script, folder: Path, config: RenderConfig) -> tuple[EpisodeTags, tuple[int, int] | None]:
+    """The episode's tags (its cover read and checked), the rows of a preview (None: the whole script), and
+    a clear error now when an export asked for is missing its library."""
+    if config.m4b:
+        m4b.require()
+    if config.otio:
+        otio.require()
+    return episode_tags(script, folder, config.allow_paths), preview_range(script, config.rows, config.chapter)
 
 
 def _as_script(script: Script | dict | str | os.PathLike) -> Script:
@@ -367,6 +392,18 @@ class _ClipRenderer:
         self.cache.put(tkey, clip)
         return clip
 
+    def known_lengths(self, events: Sequence[Event]) -> dict[int, float]:
+        """Seconds of each auto-length event without rendering it: its clip's length where the cache holds
+        one (a render made it before), else an estimate from its words."""
+        out: dict[int, float] = {}
+        for ev in events:
+            if ev.requested is None:
+                bev = self.hooks.request(_ask(ev, None))
+                frames = self.cache.frames(self._key(self.hooks.maker(bev) or self.backends[bev.kind], bev))
+                guess = max(MIN_SECONDS, len(ev.content.split()) / WORDS_PER_SECOND)
+                out[ev.row] = frames / self.sr if frames else guess
+        return out
+
     def run(self, asks: Sequence[BackendEvent]) -> dict[int, Clip]:
         """Each asked event's clip, by row, at the render's sample rate."""
         out: dict[int, Clip] = {}
@@ -377,9 +414,10 @@ class _ClipRenderer:
             if files:
                 bev = dataclasses.replace(bev, files=tuple(str(f) for f in files))
             key = self._key(backend, bev)
-            hit = self.cache.get(key)
-            if hit is not None:
-                out[bev.row] = self._finish(bev, key, self._accept(backend, bev, hit))
+            hit = self.cache.get(key, mapped=True)
+            if hit is not None:  # checked before it was cached, and at the render's rate: not read again here
+                hit = hit if hit.sample_rate == self.sr else self._accept(backend, bev, hit)
+                out[bev.row] = self._finish(bev, key, hit)
                 self.cached_rows.append(bev.row)
                 self.on_clip()
             else:
@@ -391,13 +429,15 @@ class _ClipRenderer:
         if not tasks:
             return out
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            futures = [pool.submit(self._render_group, b, items) for b, items in tasks]
+            futures = {pool.submit(self._render_group, b, items) for b, items in tasks}
             try:
                 for fut in as_completed(futures):
+                    futures.discard(fut)  # a finished future holds its clips: let them go once they are taken
                     backend, done = fut.result()
                     for bev, clip, key in done:
                         clip = self._accept(backend, bev, clip)  # check and convert first: only good clips are cached
                         self.cache.put(key, clip)
+                        clip = self.cache.get(key, mapped=True) or clip  # held on disk until it is placed
                         out[bev.row] = self._finish(bev, key, clip)
                         self.rendered_rows.append(bev.row)
                         self.on_clip()
@@ -549,15 +589,27 @@ def _mix(timeline: Timeline, rendered: dict[int, RenderedClip], staging: Path, c
 
 
 def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[int, RenderedClip],
-             audio: np.ndarray, report: MasterReport, config: RenderConfig) -> dict[str, Path]:
-    """Every file but timeline.json (written after this stage, with its time)."""
+             report: MasterReport, config: RenderConfig, episode: EpisodeTags | None = None) -> dict[str, Path]:
+    """Every file but timeline.json (written after this stage, with its time); the MP3, M4B and picture are
+    made from mix.wav, read a block at a time."""
     sr = config.sample_rate
+    episode = episode or EpisodeTags(script.title)
     files: dict[str, Path] = {"clips": staging / "clips"}
     if config.stems:
         files["stems"] = staging / "stems"
     files["mix.wav"] = staging / "mix.wav"  # written by master_file (step 10), read back and measured there
-    if config.mp3:
-        files["mix.mp3"] = deliver.write_mp3(staging / "mix.mp3", audio, sr, script.title)
+    if config.mp3:  # encoded from mix.wav a block at a time; ID3 tags, cover and CHAP/CTOC chapters
+        files["mix.mp3"] = deliver.write_mp3(staging / "mix.mp3", files["mix.wav"], sr, script.title, tags=episode,
+                                             chapters=timeline.chapters)
+    if config.m4b:  # AAC from mix.wav; chapter track and chpl atom, MP4 tags and cover
+        files["mix.m4b"] = m4b.write_m4b(staging / "mix.m4b", files["mix.wav"], episode, timeline.chapters)
+    if timeline.chapters:
+        files["chapters.json"] = deliver.write_json(staging / "chapters.json",
+                                                    chapters_json(timeline.chapters, episode))
+    if config.otio:
+        ducked = {e.track: e.layout == "background" and config.ducking for e in timeline.events}
+        files["timeline.otio"] = otio.write_otio(staging / "timeline.otio", timeline, rendered, ducked=ducked,
+                                                 master_gain_db=report.gain_db)
     files["script.json"] = deliver.write_json(staging / "script.json", script.to_dict())
     (staging / "subtitles.srt").write_text(subtitles.srt(timeline), encoding="utf-8")
     (staging / "subtitles.vtt").write_text(subtitles.vtt(timeline), encoding="utf-8")
@@ -565,5 +617,5 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[i
     files.update({n: staging / n for n in ("subtitles.srt", "subtitles.vtt", "labels.txt")})
     files["loudness.json"] = deliver.write_json(staging / "loudness.json", report.to_dict())
     if config.picture:
-        files["timeline.png"] = deliver.timeline_png(staging / "timeline.png", timeline, audio)
+        files["timeline.png"] = deliver.timeline_png(staging / "timeline.png", timeline, files["mix.wav"])
     return files
