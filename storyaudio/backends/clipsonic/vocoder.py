@@ -56,6 +56,17 @@ def build_discriminators(width: int):
     F = torch.nn.functional
     c = [max(4, int(round(k * width / 512))) for k in (32, 128, 512, 1024)]
 
+    def _layers(d, x):
+        """A discriminator's convolutions (leaky ReLU after each), then its last one: the score and every
+        layer's features (for the feature-matching loss)."""
+        feats = []
+        for conv in d.convs:
+            x = F.leaky_relu(conv(x), 0.1)
+            feats.append(x)
+        x = d.post(x)
+        feats.append(x)
+        return x.flatten(1), feats
+
     class PeriodD(nn.Module):
         def __init__(self, period: int):
             super().__init__()
@@ -71,14 +82,7 @@ def build_discriminators(width: int):
             b, n = x.shape
             if n % self.period:
                 x = F.pad(x, (0, self.period - n % self.period), mode="reflect")
-            x = x.view(b, 1, -1, self.period)
-            feats = []
-            for conv in self.convs:
-                x = F.leaky_relu(conv(x), 0.1)
-                feats.append(x)
-            x = self.post(x)
-            feats.append(x)
-            return x.flatten(1), feats
+            return _layers(self, x.view(b, 1, -1, self.period))
 
     class ScaleD(nn.Module):
         def __init__(self):
@@ -94,14 +98,7 @@ def build_discriminators(width: int):
             self.post = nn.Conv1d(chans[-1], 1, 3, 1, padding=1)
 
         def forward(self, x):
-            x = x[:, None]
-            feats = []
-            for conv in self.convs:
-                x = F.leaky_relu(conv(x), 0.1)
-                feats.append(x)
-            x = self.post(x)
-            feats.append(x)
-            return x.flatten(1), feats
+            return _layers(self, x[:, None])
 
     class Discriminators(nn.Module):
         def __init__(self):
