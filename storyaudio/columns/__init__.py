@@ -79,12 +79,11 @@ def _load(ref: str) -> type:
 @lru_cache(maxsize=1)
 def registry() -> Registry:
     """Every extension that loads and fits (built-ins first, then entry points by name)."""
-    from ..script.model import META_KEYS, ROW_KEYS
-    from ..script.tables import HEADERS, _HEADER_KEY
+    from ..script.cells import HEADER_KEY, HEADERS, META_KEYS, ROW_KEYS  # the core's: cells imports no columns
 
     refs = list(BUILTIN.items()) + [(n, v) for n, v in _plugin_references() if n not in BUILTIN]
     taken_keys = set(ROW_KEYS) | {"chapter"}
-    taken_headers = {h.lower() for h in HEADERS} | set(_HEADER_KEY) | {"chapter"}
+    taken_headers = {h.lower() for h in HEADERS} | set(HEADER_KEY) | {"chapter"}
     taken_fields = {"title", "rows", "cast", *META_KEYS}
     taken_labels = set(_CORE_LABELS)
     loaded: list[type[Extension]] = []

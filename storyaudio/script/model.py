@@ -19,6 +19,7 @@ from typing import Any
 
 from ..columns import registry, row_kind
 from ..errors import Problem, ScriptError
+from .cells import META_KEYS, ROW_KEYS  # noqa: F401  (re-exported: the script's vocabulary)
 from .schema import schema_problems
 
 #: Loudness targets (LUFS) used when a row's volume is null.
@@ -43,9 +44,6 @@ WORDS_PER_SECOND = 2.6
 SHORT_SPEECH_RATIO = 0.5
 
 #: The eight keys every row has.
-ROW_KEYS = ("audio_type", "layout", "id", "character", "volume", "action", "content", "duration")
-#: Optional episode metadata, top-level keys of the JSON and fields of :class:`Script`.
-META_KEYS = ("author", "album", "year", "cover", "description")
 
 # line breaks and other control characters (C0, DEL, C1, the Unicode line and paragraph separators)
 _CONTROL = re.compile(r"\s*(?:[\x00-\x1f\x7f-\x9f\u2028\u2029]\s*)+")

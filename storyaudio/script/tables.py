@@ -43,12 +43,10 @@ from typing import Any, Iterator
 
 from ..columns import registry
 from ..errors import Problem, ScriptError, ScriptReadError
-from .cells import escape_pipes, read_cell, read_text, split_pipes, write_cell
-from .model import META_KEYS, ROW_KEYS, Script, check
+from .cells import (HEADER_KEY, HEADERS, META_KEYS, ROW_KEYS, escape_pipes, read_cell, read_text, split_pipes,
+                    write_cell)
+from .model import Script, check
 
-HEADERS = ("Audio Type", "Layout", "ID", "Character", "Volume", "Action", "Content Description", "Duration")
-_HEADER_KEY = {h.lower(): k for h, k in zip(HEADERS, ROW_KEYS)}
-_HEADER_KEY.update({"content": "content", "audio_type": "audio_type", "description": "content", "type": "audio_type"})
 #: Comment-line keys of the metadata (``show`` is another name for the album).
 _META_ALIASES = {"author": "author", "album": "album", "show": "album", "year": "year", "cover": "cover",
                  "description": "description"}
@@ -150,7 +148,7 @@ def _columns(header: list[str], records: list[list[str]], source: str) -> list[t
                     f"{source}: column {i + 1} has no header, but row {filled[0]} has '{filled[1][:40]}' in it. "
                     f"Give the column a header ({', '.join(HEADERS)}) or delete it.")
             continue  # an empty column, as spreadsheets export them
-        key = _HEADER_KEY.get(name.lower())
+        key = HEADER_KEY.get(name.lower())
         if key is None:
             ext = registry().by_header.get(name.lower())
             key = ext.key if ext is not None else None
@@ -288,7 +286,7 @@ def _sniff(lines: list[str]) -> str:
             continue
         def known(d: str) -> int:
             cells = next(csv.reader([line], delimiter=d), [])
-            return sum(c.strip().lower() in _HEADER_KEY for c in cells)
+            return sum(c.strip().lower() in HEADER_KEY for c in cells)
         best = max((",", ";", "\t"), key=known)
         return best if known(best) >= 2 else ","
     return ","
@@ -409,7 +407,7 @@ def read_markdown(text: str, source: str, warnings: list[Problem] | None = None)
             i += 1
         has_delimiter = i > start + 1 and bool(_DELIMITER_ROW.fullmatch(lines[start + 1].strip()))
         first = [c.lower() for c in block[0]]
-        if "audio type" in first or sum(c in _HEADER_KEY for c in first) >= 4:
+        if "audio type" in first or sum(c in HEADER_KEY for c in first) >= 4:
             header = block[0]
             rows += _rows(block[0], block[1:], len(rows) + 1, source, front)
         elif first[:1] == ["character"]:
