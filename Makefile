@@ -23,3 +23,4 @@ bench: setup-dev
 	.venv/bin/python bench/speech_voices.py
 	.venv/bin/python bench/music_composer.py
 	.venv/bin/python bench/effects_match.py
+	.venv/bin/python bench/script_columns.py

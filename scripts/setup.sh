@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up storyaudio on a fresh Debian/Ubuntu machine: system packages, then .venv/ with the package.
 #   scripts/setup.sh          the embedded offline backends (what `make demo` needs)
-#   scripts/setup.sh --dev    also the writer, the neural backends (CPU torch), the studio and the test/bench tools
+#   scripts/setup.sh --dev    also the writer, the neural backends (CPU torch), the studio, the exports (M4B,
+#                             OTIO) and the test/bench tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +39,7 @@ if [ "$DEV" = 1 ]; then
   # torch 2.13.0 first, by exact version: on these machines pip takes a CPU build from local disk
   # (a bare 'torch' would pull a multi-GB CUDA build).
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[embedded,writer,neural,studio,dev]"
+  .venv/bin/python -m pip install -q -e ".[embedded,writer,neural,studio,export,dev]"
 else
   .venv/bin/python -m pip install -q -e ".[embedded]"
 fi

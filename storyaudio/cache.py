@@ -81,6 +81,15 @@ class ClipCache:
         except OSError:
             pass  # a full or read-only cache must not fail a render
 
+    def frames(self, key: str) -> int | None:
+        """How many samples the clip under ``key`` holds (read from the file's header alone), or None."""
+        if not self.enabled:
+            return None
+        try:
+            return int(np.load(self._paths(key)[0], mmap_mode="r", allow_pickle=False).shape[-1])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def put(self, key: str, clip: Clip) -> None:
         if not self.enabled:
             return

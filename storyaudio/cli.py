@@ -112,7 +112,8 @@ def _pipeline():
 
 def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0.35, no_ducking=False,
             duck_db=-8.0, mp3=False, no_stems=False, no_picture=False, jobs=2, no_cache=False, quiet=False,
-            force=False, executor="local", ray_address=None, no_reuse=False):
+            force=False, allow_path=(), lexicon=(), base_dir=None, *, m4b=False, otio=False, rows=None,
+            chapter=None, executor="local", ray_address=None, no_reuse=False):
     from pydantic import ValidationError
 
     from .backends import parse_set_options
@@ -123,11 +124,35 @@ def _config(use, set_, voice, preset="podcast", sample_rate=48000, seed=0, gap=0
             voices=_pairs(voice, "--voice", "CHARACTER=VOICE (e.g. --voice 'News Anchor=walter')"),
             preset=preset, sample_rate=sample_rate, seed=seed, speech_gap=gap, ducking=not no_ducking,
             duck_db=duck_db, mp3=mp3, stems=not no_stems, picture=not no_picture, jobs=jobs, cache=not no_cache,
-            progress=not quiet, force=force, executor=executor, ray_address=ray_address, reuse=not no_reuse)
+            progress=not quiet, force=force, allow_paths=list(allow_path), base_dir=base_dir,
+            extensions={"lexicon": {"files": list(lexicon)}} if lexicon else {}, m4b=m4b, otio=otio,
+            rows=_rows(rows), chapter=chapter, executor=executor, ray_address=ray_address, reuse=not no_reuse)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise OptionError(f"--{field.replace('_', '-')}: {first['msg']}.") from None
+
+
+def _rows(text: str | None) -> tuple[int, int] | None:
+    """``--rows 12-40`` (or one row, ``--rows 12``) as (first, last)."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[-–:]\s*(\d+)\s*)?", text)
+    if m is None:
+        raise OptionError(f"--rows '{text}': give the first and last row to render, FIRST-LAST (e.g. --rows 12-40), "
+                          "counted from 1 as in the table.")
+    first = int(m.group(1))
+    return first, int(m.group(2)) if m.group(2) else first
+
+
+def _preview_dir(script: Path, rows: str | None, chapter: int | None) -> Path:
+    """Where a render goes without -o: outputs/<name>, a preview outputs/<name>-rows-12-40 or -chapter-2."""
+    if chapter is not None:
+        return Path("outputs") / f"{script.stem}-chapter-{chapter}"
+    parsed = _rows(rows)
+    if parsed is not None:
+        return Path("outputs") / f"{script.stem}-rows-{parsed[0]}-{parsed[1]}"
+    return Path("outputs") / script.stem
 
 
 # Render options are shared by `render` and `compose`.
@@ -152,6 +177,19 @@ ForceOpt = typer.Option(False, "--force", help="Render into a folder that holds 
 StrictOpt = typer.Option(False, "--strict-loudness", help="Exit with code 3 when the master misses its preset "
                          "(the files are written all the same).")
 TimingsOpt = typer.Option(False, "--timings", help="Print the seconds each stage took.")
+AllowPathOpt = typer.Option([], "--allow-path", help="A folder outside the script's folder that its File column "
+                            "(or cover) may name files in. Repeatable.")
+LexiconOpt = typer.Option([], "--lexicon", help="A pronunciation lexicon: TSV lines 'word<TAB>respelling"
+                          "[<TAB>phonemes]' applied to what the voices say. Repeatable.")
+M4bOpt = typer.Option(False, "--m4b", help="Also write mix.m4b: AAC audiobook with chapters, tags and cover "
+                      "(needs PyAV: pip install av, or the storyaudio export extra).")
+OtioOpt = typer.Option(False, "--otio", help="Also write timeline.otio for editors: a track per stem, a clip per "
+                       "row from clips/, chapter markers (needs OpenTimelineIO: pip install opentimelineio, or "
+                       "the storyaudio export extra).")
+RowsOpt = typer.Option(None, "--rows", help="Preview: render only rows FIRST-LAST (e.g. 12-40) with the "
+                       "background tracks playing under them (default folder outputs/<name>-rows-12-40).")
+ChapterOpt = typer.Option(None, "--chapter", help="Preview: render only chapter N, counted from 1 (default folder "
+                          "outputs/<name>-chapter-N).")
 ExecutorOpt = typer.Option("local", "--executor", help="Where clips render: local (threads here) or ray (actors "
                            "on a Ray cluster, one per backend per device; needs storyaudio[cluster]).")
 WatchOpt = typer.Option(False, "--watch", help="Keep running: render again each time the script file is saved, "
@@ -169,6 +207,17 @@ def _wide_console():
     return Console(width=max(120, Console().width))
 
 
+#: The summary lists this many rows at most (timeline.json lists every one).
+MAX_SUMMARY_ROWS = 200
+
+
+def _clock(seconds: float) -> str:
+    """0:04.25, 12:30.00, 1:02:03.50."""
+    m, sec = divmod(max(0.0, seconds), 60)
+    h, m = divmod(int(m), 60)
+    return f"{h}:{m:02d}:{sec:05.2f}" if h else f"{m}:{sec:05.2f}"
+
+
 def _report(result) -> None:
     from rich.table import Table
 
@@ -178,12 +227,25 @@ def _report(result) -> None:
     for col in ("row", "type", "start", "end", "who / what", "made by"):
         table.add_column(col)
     clips = getattr(result, "clips", None)  # what made each row: on the result's clips, or on its events
-    for e in sorted(tl.events, key=lambda e: e.row):
+    events = sorted(tl.events, key=lambda e: e.row)
+    for e in events[:MAX_SUMMARY_ROWS]:
         who = e.character or (e.content[:40] + ("…" if len(e.content) > 40 else ""))
         detail = clips[e.row].detail if clips else e.detail
         table.add_row(str(e.row), e.audio_type.replace("_", " "), f"{e.start:.2f}", f"{e.end:.2f}", who,
                       detail[:70])
+    if len(events) > MAX_SUMMARY_ROWS:
+        table.caption = f"and {len(events) - MAX_SUMMARY_ROWS} more rows: timeline.json lists every one"
     console.print(table)
+    if getattr(tl, "rows", None):
+        console.print(f"preview of rows {tl.rows[0]}-{tl.rows[1]} (about {_clock(tl.offset)} into the piece)")
+    chapters = getattr(tl, "chapters", ())
+    if chapters:
+        ct = Table(title="chapters")
+        for col in ("chapter", "title", "starts", "ends", "length", "from row"):
+            ct.add_column(col)
+        for c in chapters:
+            ct.add_row(str(c.number), c.title, _clock(c.start), _clock(c.end), _clock(c.end - c.start), str(c.row))
+        console.print(ct)
     lo = result.loudness
     verdict = "[green]pass[/green]" if lo.passed else "[red]FAIL[/red]"
     console.print(f"loudness {lo.integrated_lufs:.1f} LUFS, true peak {lo.true_peak_dbtp:.1f} dBTP, "
@@ -245,15 +307,20 @@ def render(
     sample_rate: int = RateOpt, seed: int = SeedOpt, gap: float = GapOpt, no_ducking: bool = NoDuckOpt,
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
     jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt, force: bool = ForceOpt,
-    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt, executor: str = ExecutorOpt,
+    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt, allow_path: List[Path] = AllowPathOpt,
+    lexicon: List[Path] = LexiconOpt, m4b: bool = M4bOpt, otio: bool = OtioOpt,
+    rows: Optional[str] = RowsOpt, chapter: Optional[int] = ChapterOpt, executor: str = ExecutorOpt,
     ray_address: Optional[str] = RayAddressOpt, no_reuse: bool = NoReuseOpt, watch: bool = WatchOpt,
 ):
-    """Render a script into OUT: mix.wav, stems/, clips/, timeline.json/png, subtitles, loudness.json.
+    """Render a script into OUT: mix.wav, stems/, clips/, timeline.json/png, subtitles, loudness.json; with
+    chapters also chapters.json (Podcasting 2.0) and chapter marks in labels, MP3 and M4B.
 
     It replaces what the last render into OUT wrote; a folder with files storyaudio did not write needs --force.
     Several scripts (or a folder of them) render each into OUT/<script name>, sharing the executor.
 
     Example: storyaudio render examples/news.tsv -o outputs/news --mp3 --use music=composer
+
+    Preview a part: storyaudio render examples/night-ferry.tsv --chapter 2 (into outputs/night-ferry-chapter-2)
     """
     from .outdir import check as check_outdir
 
@@ -261,9 +328,10 @@ def render(
     if quiet:
         _quiet()
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
-                     no_picture, jobs, no_cache, quiet, force, executor, ray_address, no_reuse)
+                     no_picture, jobs, no_cache, quiet, force, allow_path, lexicon, m4b=m4b, otio=otio, rows=rows,
+                     chapter=chapter, executor=executor, ray_address=ray_address, no_reuse=no_reuse)
     if len(script) == 1 and not script[0].is_dir():
-        outdir = out or Path("outputs") / script[0].stem
+        outdir = out or _preview_dir(script[0], rows, chapter)
         check_outdir(outdir, force)
         _private_paths()
         result = _pipeline().render(script[0], outdir, config)
@@ -271,6 +339,8 @@ def render(
         return _watch(script[0], outdir, config, quiet, timings) if watch else code
     if watch:
         raise OptionError("--watch renders one script: name a single script file.")
+    if rows is not None or chapter is not None:
+        raise OptionError("--rows and --chapter preview one script: name a single script file.")
     return _render_many(script, out, config, quiet, strict_loudness, timings, started)
 
 
@@ -368,7 +438,7 @@ def _render_many(paths, out, config, quiet: bool, strict_loudness: bool, timings
 def validate(
     script: Path = typer.Argument(..., help="Script file to check."),
     use: List[str] = UseOpt, set_: List[str] = SetOpt, voice: List[str] = VoiceOpt,
-    preset: str = PresetOpt,
+    preset: str = PresetOpt, allow_path: List[Path] = AllowPathOpt, lexicon: List[Path] = LexiconOpt,
 ):
     """Check a script as render would, before any audio is made: the schema and the rules, the backends it
     would use (known, installed), the options and pinned voices. Every problem is printed with its row and
@@ -379,7 +449,8 @@ def validate(
     from .script import read_script
 
     s = read_script(script)
-    problems = _pipeline().check(s, _config(use, set_, voice, preset))
+    # the file, not the Script read above: its folder holds the cover and the File column's recordings
+    problems = _pipeline().check(script, _config(use, set_, voice, preset, allow_path=allow_path, lexicon=lexicon))
     fg = [r for r in s.rows if r.layout == "foreground"]
     typer.echo(f"ok: '{s.title}', {len(s.rows)} rows ({len(fg)} foreground), "
                f"{len(s.characters())} speaking characters: {', '.join(s.characters()) or 'none'}")
@@ -402,11 +473,36 @@ def convert(
 
 
 @app.command()
-def schema(strict: bool = typer.Option(False, "--strict", help="The OpenAI strict-output variant.")):
-    """Print the audio script's JSON Schema."""
+def schema(strict: bool = typer.Option(False, "--strict", help="The OpenAI strict-output variant (with the "
+                                       "extension columns the writer may use).")):
+    """Print the audio script's JSON Schema, with the columns of the installed extensions."""
     from .script import load_schema, strict_schema
 
     typer.echo(json.dumps(strict_schema() if strict else load_schema(), indent=2))
+
+
+@app.command()
+def columns():
+    """List the optional script columns (and script-wide fields) of the installed extensions.
+
+    Example: storyaudio columns
+    """
+    from rich.table import Table
+
+    from .columns import registry
+
+    reg = registry()
+    table = Table(title="optional script columns")
+    for col in ("column", "JSON key", "rows", "writer", "extension", "description"):
+        table.add_column(col, overflow="fold")
+    for cls in reg.extensions:
+        for c in cls.columns:
+            table.add_row(c.header, c.key, c.where(), "yes" if c.writer else "", cls.name, c.description)
+        for f in cls.fields:
+            table.add_row(f"# {f.label}: ...", f.key, "script", "yes" if f.writer else "", cls.name, f.description)
+    for name, why in reg.failed:
+        table.add_row("?", "", "", "", name, f"[red]not loaded: {why}[/red]")
+    _wide_console().print(table)
 
 
 @app.command()
@@ -506,6 +602,9 @@ MaxTokOpt = typer.Option(None, "--max-tokens", help="Cap on tokens per reply.")
 NoExOpt = typer.Option(False, "--no-examples", help="Leave out the few-shot examples (small context windows).")
 TempOpt = typer.Option(None, "--temperature", help="Sampling temperature.")
 PromptFileOpt = typer.Option(None, "--prompt-file", "-f", help="Read the prompt from a file.")
+MinutesOpt = typer.Option(None, "--minutes", help="Aim for a piece about this long (minutes of audio): the prompt "
+                          "asks for it and a reply far off is sent back; over 10 minutes the piece is written as "
+                          "an outline, then chapter by chapter.")
 TimeoutOpt = typer.Option(120.0, "--timeout", help="Seconds to wait for each reply of the server (a request that "
                           "times out is not retried).")
 
@@ -530,15 +629,19 @@ class _Waiting:
 
 
 def _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
-              no_examples, temperature, timeout, quiet) -> dict:
+              no_examples, temperature, timeout, quiet, minutes=None) -> dict:
     from .writer import generate_script
 
     if not timeout > 0:
         raise OptionError(f"--timeout {timeout:g}: give the seconds to wait for a reply, more than 0.")
+    if minutes is not None:
+        from .writer.length import check_minutes
+
+        check_minutes(minutes)
     return generate_script(_prompt_text(prompt, prompt_file), provider=provider, model=model, base_url=base_url,
                            gguf=str(gguf) if gguf else None, max_repairs=max_repairs, log_dir=log_dir,
                            temperature=temperature, max_tokens=max_tokens, examples=not no_examples,
-                           timeout=timeout, status=None if quiet else _Waiting())
+                           timeout=timeout, status=None if quiet else _Waiting(), minutes=minutes)
 
 
 @app.command()
@@ -549,7 +652,7 @@ def write(
     base_url: Optional[str] = BaseUrlOpt, provider: str = ProviderOpt, gguf: Optional[Path] = GgufOpt,
     max_repairs: int = RepairsOpt, log_dir: Optional[Path] = LogOpt, max_tokens: Optional[int] = MaxTokOpt,
     no_examples: bool = NoExOpt, temperature: Optional[float] = TempOpt, timeout: float = TimeoutOpt,
-    quiet: bool = QuietOpt,
+    quiet: bool = QuietOpt, minutes: Optional[float] = MinutesOpt,
 ):
     """Ask an LLM to write an audio script from a prompt; validated and repaired before it is saved.
 
@@ -566,7 +669,7 @@ def write(
     if out.is_dir():
         raise UserError(f"{out} is a folder. Name the script file to write with -o (e.g. -o script.tsv).")
     data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
-                     no_examples, temperature, timeout, quiet)
+                     no_examples, temperature, timeout, quiet, minutes)
     write_script(Script.from_dict(data), out)
     if not quiet:
         typer.echo(f"wrote {out}")
@@ -584,7 +687,9 @@ def compose(
     sample_rate: int = RateOpt, seed: int = SeedOpt, gap: float = GapOpt, no_ducking: bool = NoDuckOpt,
     duck_db: float = DuckOpt, mp3: bool = Mp3Opt, no_stems: bool = NoStemsOpt, no_picture: bool = NoPicOpt,
     jobs: int = JobsOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt, force: bool = ForceOpt,
-    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt,
+    strict_loudness: bool = StrictOpt, timings: bool = TimingsOpt, allow_path: List[Path] = AllowPathOpt,
+    lexicon: List[Path] = LexiconOpt, m4b: bool = M4bOpt, otio: bool = OtioOpt,
+    minutes: Optional[float] = MinutesOpt,
 ):
     """Write a script from a prompt with an LLM, then render it exactly as `render` does.
 
@@ -596,10 +701,10 @@ def compose(
     if quiet:
         _quiet()
     config = _config(use, set_, voice, preset, sample_rate, seed, gap, no_ducking, duck_db, mp3, no_stems,
-                     no_picture, jobs, no_cache, quiet, force)
+                     no_picture, jobs, no_cache, quiet, force, allow_path, lexicon, m4b=m4b, otio=otio)
     check_outdir(out, force)  # before the LLM spends tokens
     data = _generate(prompt, prompt_file, model, base_url, provider, gguf, max_repairs, log_dir, max_tokens,
-                     no_examples, temperature, timeout, quiet)
+                     no_examples, temperature, timeout, quiet, minutes)
     _private_paths()
     result = _pipeline().render(data, out, config)
     return _finish(result, data, config, quiet, strict_loudness, timings, started)
@@ -690,6 +795,10 @@ def studio(
     from .studio import serve
 
     serve(project, host=host, port=port, auth=auth)
+
+
+from .cli_clipsonic import app as _clipsonic_app  # noqa: E402  (the `storyaudio clipsonic` sub-commands)
+app.add_typer(_clipsonic_app, name="clipsonic")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,18 +11,23 @@ render into a folder that holds an earlier render keeps what did not change (:mo
 files, stems, the mix and the mastering outside the edited region), and writes the same bytes a render from
 scratch writes. Backends are kept from render to render in a process (:class:`_Pool`).
 
+The script's extensions (its optional columns: :mod:`storyaudio.columns`) take part through one
+:class:`~storyaudio.columns.hooks.Hooks` object the stages call (plan, what a backend is asked, clips made or
+transformed, placement, mixer sources, delivered files); nothing here names a column.
+
 The five stages ("plan", "clips", "mix", "master", "deliver") are timed (``RenderResult.timings`` and
 timeline.json's ``timings``) and reported to an optional ``on_progress(stage, done, total)`` callback.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Literal, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,23 +37,29 @@ from .backends.base import Clip
 from .backends.base import Event as BackendEvent
 from .cache import ClipCache, clip_key
 from .casting import Character, cast_characters, find_voice, voice_listing
+from .columns.hooks import Hooks
 from .errors import BackendUnavailableError, OptionError, Problem, RenderError, ScriptError
 from .executors import Batch, Executor, LocalExecutor, make_executor
 from .fingerprint import code_fingerprint
 from .outdir import prepare as prepare_outdir
-from .plan import place, plan
+from .paths import resolve_script_path, script_folder
+from .plan import crop, place, plan, preview_range
 from .script import Script, read_script
+from .script.model import MIN_SECONDS, WORDS_PER_SECOND
 from .timeline import Event, PlacedEvent, Plan, RenderedClip, Timeline
 
 if TYPE_CHECKING:  # render's machinery (mixing, mastering, delivery) is imported when a render runs: check() and
     # `storyaudio validate` never need it
     from . import reuse
+    from .deliver.tags import EpisodeTags
     from .mix.master import MasterReport
 
 #: ``on_progress(stage, done, total)``: called as each stage starts (done 0) and ends (done == total), and as
 #: each clip is ready during "clips" (total: every row's clip, cached ones included).
 Progress = Callable[[str, int, int], None]
 STAGES = ("plan", "clips", "mix", "master", "deliver")
+#: The highest sample peak a clip is normalised to (dBFS): loudness normalisation never pushes a clip past it.
+CLIP_PEAK_DBFS = -1.0
 
 
 class RenderConfig(BaseModel):
@@ -84,6 +95,15 @@ class RenderConfig(BaseModel):
                                     description="more folders the script may name files in (--allow-path)")
     reuse: bool = Field(True, description="keep what did not change since the last render into the same folder "
                                           "(the same bytes as a render from scratch, sooner)")
+    extensions: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                                  description="script extension name -> its settings "
+                                                              "(e.g. {'lexicon': {'files': ['names.tsv']}})")
+    m4b: bool = Field(False, description="also write mix.m4b: AAC with chapters, tags and cover (needs PyAV)")
+    otio: bool = Field(False, description="also write timeline.otio, the OpenTimelineIO timeline for editors")
+    rows: tuple[int, int] | None = Field(None, description="a preview: render only these rows (first, last; "
+                                         "1-based) with the background tracks under them (--rows)")
+    chapter: int | None = Field(None, ge=1, description="a preview: render only this chapter, counted from 1 "
+                                "(--chapter)")
 
 
 @dataclass
@@ -124,14 +144,17 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
     stages = _Stages(on_progress, _progress_bar(config.progress))
     stages.begin("plan")
 
-    # 1. Validate the script and the settings (before any work, so bad input costs nothing).
+    # 1. Validate the script and the settings (before any work, so bad input costs nothing): with them the
+    # episode's tags and cover, the rows of a preview, the libraries the chosen exports need.
+    base_dir = script_folder(script, config.base_dir)
     script = _as_script(script)
     preset = get_preset(config.preset)
     _check_executor(config, executor)
+    episode, rows = _longform(script, base_dir, config)
 
     # 2. Choose and build one backend per audio type the script uses; 3. cast a voice for every character;
-    # 4. plan: tracks, seeds, known durations.
-    backends, planned, warnings = _prepare(script, config)
+    # 4. plan: tracks, seeds, known durations (the script's extensions take part from here on).
+    backends, planned, warnings, hooks = _prepare(script, config, base_dir)
 
     stage = prepare_outdir(outdir, config.force)  # refuses a bad folder; clears what killed renders left
     staging = stage.path
@@ -139,20 +162,28 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         _prefetch("matplotlib.figure", "matplotlib.backends.backend_agg")  # the picture's, while clips render
     own_executor: Executor | None = None
     try:
-        stages.begin("clips", total=len(planned.events))
+        wanted = [ev for ev in planned.foreground if rows is None or rows[0] <= ev.row <= rows[1]]
+        stages.begin("clips", total=len(planned.events) if rows is None else
+                     len(wanted) + sum(1 for ev in planned.background if ev.row <= rows[1]))
         if executor is None:
             executor = own_executor = make_executor(config.executor, config.jobs, config.ray_address)
-        renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, executor, stages.step)
+        renderer = _ClipRenderer(backends, ClipCache(config.cache_dir, config.cache), sr, executor, stages.step,
+                                 hooks)
 
-        # 5. Render the foreground; speech lengths become known.
-        clips = renderer.run([_ask(ev, ev.requested) for ev in planned.foreground])
+        # 5. Render the foreground (a preview's rows only); speech lengths become known.
+        clips = renderer.run([hooks.request(_ask(ev, ev.requested)) for ev in wanted])
         lengths = {row: clip.seconds for row, clip in clips.items()}
+        if rows is not None:  # rows outside a preview: the length a render cached for them, else an estimate
+            lengths = {**renderer.known_lengths(planned.foreground), **lengths}
 
-        # 6. Place every event in time; background spans follow from the foreground.
-        timeline = place(planned, script, lengths)
+        # 6. Place every event in time; background spans follow from the foreground. A preview keeps the
+        # window of its rows, with the tracks that play under them trimmed to it.
+        timeline = hooks.place(place(planned, script, lengths))
+        if rows is not None:
+            timeline = crop(timeline, script, *rows)
 
         # 7. Render the background at the exact length of its span.
-        clips.update(renderer.run([_ask(ev, ev.span) for ev in timeline.background]))
+        clips.update(renderer.run([hooks.request(_ask(ev, ev.span)) for ev in timeline.background]))
 
         # 8. Fit each clip to its slot, normalise it to its row's loudness, and write clips/. What the last
         # render into this folder made from the same clip, slot and target is kept (storyaudio.reuse).
@@ -166,7 +197,7 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         # whole piece, or only the ranges whose clips, places or ducking changed since the last render.
         stages.begin("mix")
         plan = reuse.MixPlan.of(timeline, rendered, made.identities, staging, config.ducking, config.duck_db,
-                                config.stems)
+                                config.stems, hooks.mix)
         mixed, changed, stats = _mix(plan, previous, staging, config)
 
         # 10. Master to the preset: integrated loudness and a true-peak limiter, streamed into mix.wav and
@@ -188,7 +219,8 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         # 11. Deliver the files (the picture draws in a thread meanwhile).
         stages.begin("deliver")
         wave = envelope(final, deliver.ENVELOPE_STEP, plan.frames), deliver.ENVELOPE_STEP
-        files = _deliver(staging, script, timeline, rendered, wave, report, config)
+        files = _deliver(staging, script, timeline, rendered, wave, report, config, episode)
+        files.update(hooks.deliver(staging, timeline, rendered, [*files, "timeline.json"]))
         reuse.save(staging, _reuse_settings(config), made.records, plan, mastering,
                    ["mix.wav"] + [f"stems/{t}.wav" for t in plan.names if config.stems])
         stages.end()
@@ -218,29 +250,55 @@ def check(script: Script | dict | str | os.PathLike, config: RenderConfig | None
     from .mix.presets import get_preset
 
     config = config or RenderConfig()
+    base_dir = script_folder(script, config.base_dir)
     script = _as_script(script)
     get_preset(config.preset)
     _check_executor(config, None)
-    _, _, warnings = _prepare(script, config)
+    _longform(script, base_dir, config)
+    _, _, warnings, _ = _prepare(script, config, base_dir)
     return warnings
 
 
 # -- steps --------------------------------------------------------------------------------------------------
 
-def _prepare(script: Script, config: RenderConfig) -> tuple[dict[str, Backend], Plan, list[Problem]]:
-    """What render and check share: the backends per audio type, the casting and the plan, and the warnings
-    about them (text a voice cannot speak). The backends come from the process's pool (:class:`_Pool`)."""
-    backends = _build_backends(script, config)
+def _prepare(script: Script, config: RenderConfig,
+             base_dir: Path) -> tuple[dict[str, Backend], Plan, list[Problem], Hooks]:
+    """What render and check share: the backends per audio type, the script's extensions, the casting and
+    the plan, and the warnings about them (text a voice cannot speak). The backends come from the process's
+    pool (:class:`_Pool`), which closes them."""
+    hooks = Hooks(script, config.extensions, config.sample_rate, base_dir, config.allow_paths)
+    made = hooks.made_rows  # rows an extension makes (an audio file) need no backend
+    backends = _build_backends(script, config, skip=made)
+    extension_warnings = hooks.prepare(backends)
     speech = backends.get("speech")
     casting = _cast(script, speech, config.voices)
-    planned = plan(script, {kind: b.name for kind, b in backends.items()}, casting, config.sample_rate,
-                   seed=config.seed, speech_gap=config.speech_gap, reseed=config.reseed)
-    warnings = list(getattr(script, "warnings", []))
+    names = {kind: b.name for kind, b in backends.items()}
+    for n, name in made.items():  # a type whose every row an extension makes: that extension's name
+        names.setdefault(script.rows[n - 1].audio_type, name)
+    planned = hooks.plan(plan(script, names, casting, config.sample_rate, seed=config.seed,
+                              speech_gap=config.speech_gap, reseed=config.reseed))
+    for ev in planned.events:  # files the backends need (a picture to query by): missing ones stop it here
+        if ev.row not in made:
+            backends[ev.audio_type].input_files(_ask(ev, ev.requested), _resolver(hooks.ctx, ev.row))
+    warnings = list(getattr(script, "warnings", [])) + extension_warnings
     for n, row in enumerate(script.rows, start=1):
-        if speech is not None and row.audio_type == "speech" and row.content:
+        if speech is not None and row.audio_type == "speech" and row.content and n not in made:
             for why in speech.text_problems(row.content, casting.get(row.character or "")):
                 warnings.append(Problem(n, "content", why, "respell it in words the voice can say."))
-    return backends, planned, warnings
+    return backends, planned, warnings, hooks
+
+
+def _longform(script: Script, folder: Path, config: RenderConfig) -> tuple[EpisodeTags, tuple[int, int] | None]:
+    """The episode's tags (its cover read and checked), the rows of a preview (None: the whole script), and
+    a clear error now when an export asked for is missing its library."""
+    from .deliver import m4b, otio
+    from .deliver.tags import episode_tags
+
+    if config.m4b:
+        m4b.require()
+    if config.otio:
+        otio.require()
+    return episode_tags(script, folder, config.allow_paths), preview_range(script, config.rows, config.chapter)
 
 
 def _prefetch(*modules: str) -> None:
@@ -282,11 +340,13 @@ def _as_script(script: Script | dict | str | os.PathLike) -> Script:
     return read_script(script)
 
 
-def _build_backends(script: Script, config: RenderConfig) -> dict[str, Backend]:
+def _build_backends(script: Script, config: RenderConfig, skip: Collection[int] = ()) -> dict[str, Backend]:
+    """One backend per audio type the script's rows use (rows in ``skip`` need none)."""
     for kind in config.use:
         if kind not in KINDS:
             raise OptionError(f"--use {kind}=...: unknown audio type '{kind}'. Use speech, music or sound_effect.")
-    used_kinds = [k for k in KINDS if any(r.audio_type == k for r in script.rows)]
+    used_kinds = [k for k in KINDS if any(r.audio_type == k and n not in skip
+                                          for n, r in enumerate(script.rows, start=1))]
     chosen = {kind: config.use.get(kind, DEFAULTS[kind]) for kind in used_kinds}
     for name in config.options:
         if name not in chosen.values():
@@ -395,6 +455,12 @@ def _cast(script: Script, speech: Backend | None, pins: dict[str, str]) -> dict[
     return cast_characters(characters, voices, pinned)
 
 
+def _resolver(ctx, row: int) -> Callable[[str, str], Path]:
+    """``resolve(name, what)`` for a backend's ``input_files``: inside the script's folder or an allowed one
+    (``ctx``: the extensions' render context, which holds both)."""
+    return lambda name, what="file": resolve_script_path(name, ctx.base_dir, ctx.allow_paths, what, row)
+
+
 def _ask(ev: Event, seconds: float | None) -> BackendEvent:
     """What the backend is asked for one event: ``seconds`` long (None: as long as it takes)."""
     return BackendEvent(row=ev.row, kind=ev.audio_type, content=ev.content, duration=seconds, layout=ev.layout,
@@ -405,37 +471,77 @@ def _ask(ev: Event, seconds: float | None) -> BackendEvent:
 class _ClipRenderer:
     """Renders events through their backends: cache first, then the rest on the executor, grouped into
     batches of each backend's ``batch_size`` (:mod:`storyaudio.executors`: threads here, or a Ray cluster).
-    ``on_clip()`` is called as each clip is ready (in the calling thread)."""
+    Rows an extension makes (an audio file) are made here, whatever the executor. ``on_clip()`` is called as
+    each clip is ready (in the calling thread)."""
 
     def __init__(self, backends: dict[str, Backend], cache: ClipCache, sample_rate: int, executor: Executor,
-                 on_clip: Callable[[], None]):
+                 on_clip: Callable[[], None], hooks: Hooks):
         self.backends = backends
+        self.hooks = hooks
         self.cache = cache
         self.sr = sample_rate
         self.executor = executor
         self.on_clip = on_clip
         self.rendered_rows: list[int] = []
         self.cached_rows: list[int] = []
-        self.keys: dict[int, str] = {}  # row -> the cache key of its clip (what reuse compares)
+        #: row -> the cache key of its final clip (after the extensions' clip hooks): what reuse compares
+        self.keys: dict[int, str] = {}
 
     def _key(self, backend: Backend, bev: BackendEvent) -> str:
         # a cached clip is the backend's output as _accept converted it (resampled by storyaudio.audio)
+        made = self.hooks.make_key(bev)  # a clip an extension makes (an audio file)
+        if made is not None:
+            return clip_key(made["extension"], made["version"], made["settings"], made, self.sr,
+                            f"{made['code']}+{code_fingerprint('storyaudio.audio')}")
         code = f"{code_fingerprint(type(backend).__module__)}+{code_fingerprint('storyaudio.audio')}"
         return clip_key(backend.name, backend.version, backend.options.model_dump(mode="json"),
                         bev.cache_fields(), self.sr, code)
+
+    def _finish(self, bev: BackendEvent, key: str, clip: Clip) -> Clip:
+        """The clip after the extensions' clip hooks (speed, pitch...), cached on its own key."""
+        tkey = self.hooks.transform_key(bev, key)
+        if tkey is None:
+            return clip
+        self.keys[bev.row] = tkey
+        hit = self.cache.get(tkey, mapped=True)
+        if hit is not None:
+            return hit
+        clip = self.hooks.clip(bev, clip)
+        self.cache.put(tkey, clip)
+        return self.cache.get(tkey, mapped=True) or clip
+
+    def known_lengths(self, events: Sequence[Event]) -> dict[int, float]:
+        """Seconds of each auto-length event without rendering it: its clip's length where the cache holds
+        one (a render made it before), else an estimate from its words."""
+        out: dict[int, float] = {}
+        for ev in events:
+            if ev.requested is None:
+                bev = self.hooks.request(_ask(ev, None))
+                frames = self.cache.frames(self._key(self.hooks.maker(bev) or self.backends[bev.kind], bev))
+                guess = max(MIN_SECONDS, len(ev.content.split()) / WORDS_PER_SECOND)
+                out[ev.row] = frames / self.sr if frames else guess
+        return out
 
     def run(self, asks: Sequence[BackendEvent]) -> dict[int, Clip]:
         """Each asked event's clip, by row, at the render's sample rate."""
         out: dict[int, Clip] = {}
         todo: dict[int, tuple[Backend, list[tuple[BackendEvent, str]]]] = {}
+        local: list[Batch] = []  # rows an extension makes: here, whatever the executor
         for bev in asks:
-            backend = self.backends[bev.kind]
+            maker = self.hooks.maker(bev)
+            backend = maker or self.backends[bev.kind]
+            files = backend.input_files(bev, _resolver(self.hooks.ctx, bev.row))
+            if files:
+                bev = dataclasses.replace(bev, files=tuple(str(f) for f in files))
             key = self.keys[bev.row] = self._key(backend, bev)
             hit = self.cache.get(key, mapped=True)
             if hit is not None:  # checked before it was cached, and at the render's rate: not read again here
-                out[bev.row] = hit if hit.sample_rate == self.sr else self._accept(backend, bev, hit)
+                hit = hit if hit.sample_rate == self.sr else self._accept(backend, bev, hit)
+                out[bev.row] = self._finish(bev, key, hit)
                 self.cached_rows.append(bev.row)
                 self.on_clip()
+            elif maker is not None:
+                local.append(Batch(maker, (bev,)))
             else:
                 todo.setdefault(id(backend), (backend, []))[1].append((bev, key))
         if todo and isinstance(self.executor, LocalExecutor):
@@ -445,21 +551,28 @@ class _ClipRenderer:
             size = backend.batch_size
             batches += [Batch(backend, tuple(b for b, _ in items[i : i + size])) for i in range(0, len(items), size)]
         keys = {bev.row: key for _, items in todo.values() for bev, key in items}
-        done = self.executor.run(batches, self.sr)
+        keys.update({b.events[0].row: self.keys[b.events[0].row] for b in local})
+        if local and not isinstance(self.executor, LocalExecutor):
+            self._take(LocalExecutor(1).run(local, self.sr), keys, out)
+            local = []
+        self._take(self.executor.run(local + batches, self.sr), keys, out)
+        return out
+
+    def _take(self, done, keys: dict[int, str], out: dict[int, Clip]) -> None:
+        """Check, convert and cache each clip an executor returns, as it returns it."""
         try:
             for batch, clips in done:
                 for bev, clip in zip(batch.events, clips):
                     clip = self._accept(batch.backend, bev, clip)  # check and convert first: only good clips are cached
                     self.cache.put(keys[bev.row], clip)
                     clip = self.cache.get(keys[bev.row], mapped=True) or clip  # held on disk until it is placed
-                    out[bev.row] = clip
+                    out[bev.row] = self._finish(bev, keys[bev.row], clip)
                     self.rendered_rows.append(bev.row)
                     self.on_clip()
         finally:
             close = getattr(done, "close", None)
             if close is not None:
                 close()  # a failure here: the executor drops the batches not started yet
-        return out
 
     def _accept(self, backend: Backend, bev: BackendEvent, clip: Clip) -> Clip:
         """The clip at the render's rate (a new Clip when resampled); NaN or infinite samples are an error."""
@@ -572,10 +685,17 @@ class _ClipFiles:
             self.kept += 1
         else:
             audio = fit_length(clip.audio, n, self.sr)
-            gain = self.cache.gain(key, n, target)
+            gain = self.cache.gain(key, n, target)  # the loudness gain, measured once per clip, slot and target
             if gain is None:
                 gain = normalize_gain(audio, self.sr, target)
                 self.cache.put_gain(key, n, target, gain)
+            # An impulsive sound (a slam, a gunshot) measured over its slot is quiet for its peak: brought to the
+            # row's loudness it could peak far over full scale, and the master's limiter would then duck the whole
+            # mix under it. Its gain stops where its peak reaches CLIP_PEAK_DBFS; the loudness it falls short by
+            # shows in gain_db.
+            peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+            if peak > 0:
+                gain = min(gain, 10 ** (CLIP_PEAK_DBFS / 20) / peak)
             deliver.write_wav(self.folder / name, (audio * np.float32(gain)).astype(np.float32), self.sr,
                               subtype="FLOAT")
         self.identities[ev.row] = {**identity, "gain": float(gain).hex()}
@@ -625,15 +745,20 @@ def _mix(plan: reuse.MixPlan, previous: reuse.Previous | None, staging: Path,
 
 
 def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[int, RenderedClip],
-             wave: tuple[np.ndarray, int], report: MasterReport, config: RenderConfig) -> dict[str, Path]:
-    """Every file but timeline.json (written after this stage, with its time). ``wave``: the picture's
-    waveform, the peak of each bin of the master and the bin's samples."""
+             wave: tuple[np.ndarray, int], report: MasterReport, config: RenderConfig,
+             episode: EpisodeTags | None = None) -> dict[str, Path]:
+    """Every file but timeline.json (written after this stage, with its time); the MP3 and M4B are made from
+    mix.wav, read a block at a time. ``wave``: the picture's waveform, the peak of each bin of the master and
+    the bin's samples (the picture draws in a thread meanwhile)."""
     import threading
 
     from . import deliver
-    from .deliver import subtitles
+    from .deliver import m4b, otio, subtitles
+    from .deliver.chapters import chapters_json
+    from .deliver.tags import EpisodeTags
 
     sr = config.sample_rate
+    episode = episode or EpisodeTags(script.title)
     files: dict[str, Path] = {"clips": staging / "clips"}
     if config.stems:
         files["stems"] = staging / "stems"
@@ -650,8 +775,18 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[i
         picture = threading.Thread(target=draw, name="storyaudio-picture")
         picture.start()
     try:
-        if config.mp3:
-            files["mix.mp3"] = _mp3(staging, sr, script.title)
+        if config.mp3:  # encoded from mix.wav a block at a time; ID3 tags, cover and CHAP/CTOC chapters
+            files["mix.mp3"] = deliver.write_mp3(staging / "mix.mp3", files["mix.wav"], sr, script.title,
+                                                 tags=episode, chapters=timeline.chapters)
+        if config.m4b:  # AAC from mix.wav; chapter track and chpl atom, MP4 tags and cover
+            files["mix.m4b"] = m4b.write_m4b(staging / "mix.m4b", files["mix.wav"], episode, timeline.chapters)
+        if timeline.chapters:
+            files["chapters.json"] = deliver.write_json(staging / "chapters.json",
+                                                        chapters_json(timeline.chapters, episode))
+        if config.otio:
+            ducked = {e.track: e.layout == "background" and config.ducking for e in timeline.events}
+            files["timeline.otio"] = otio.write_otio(staging / "timeline.otio", timeline, rendered, ducked=ducked,
+                                                     master_gain_db=report.gain_db)
         files["script.json"] = deliver.write_json(staging / "script.json", script.to_dict())
         (staging / "subtitles.srt").write_text(subtitles.srt(timeline), encoding="utf-8")
         (staging / "subtitles.vtt").write_text(subtitles.vtt(timeline), encoding="utf-8")
@@ -666,22 +801,3 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[i
     if config.picture:
         files["timeline.png"] = staging / "timeline.png"
     return files
-
-
-def _mp3(staging: Path, sample_rate: int, title: str) -> Path:
-    """mix.mp3 from mix.wav, through a float copy read as a memory map (decoded a block at a time)."""
-    from . import deliver
-    from .mix.blockio import AudioWriter, open_audio
-
-    scratch = staging / ".mastered.npy"
-    try:
-        with open_audio(staging / "mix.wav", sample_rate) as src, \
-                AudioWriter(scratch, src.channels, src.frames, sample_rate) as out:
-            for block in src.blocks():
-                out.write(block)
-        mastered = np.load(scratch, mmap_mode="r").T
-        path = deliver.write_mp3(staging / "mix.mp3", mastered, sample_rate, title)
-        del mastered
-        return path
-    finally:
-        scratch.unlink(missing_ok=True)

@@ -31,7 +31,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from .mix.mixer import Source, Track, ducking_envelope, mix_range
 from .mix.passes import PassRecord, SourceRecord
 
 if TYPE_CHECKING:
-    from .timeline import RenderedClip, Timeline
+    from .timeline import PlacedEvent, RenderedClip, Timeline
 
 #: Where a render keeps its record, inside the output folder.
 STATE_DIR = ".storyaudio-reuse"
@@ -165,7 +165,10 @@ class MixPlan:
 
     @classmethod
     def of(cls, timeline: "Timeline", rendered: dict[int, "RenderedClip"], identities: dict[int, dict[str, Any]],
-           folder: Path, ducking: bool, duck_db: float, stems: bool) -> "MixPlan":
+           folder: Path, ducking: bool, duck_db: float, stems: bool,
+           shape: Callable[["PlacedEvent", Source], Source] | None = None) -> "MixPlan":
+        """The mix of ``timeline``; ``shape(event, source)``: the source as the script's extensions change it
+        (their ``mix`` hooks)."""
         sr = timeline.sample_rate
         n = timeline.mix_samples  # the timeline and a short tail of room after its end
         tracks: dict[str, Track] = {}
@@ -175,6 +178,8 @@ class MixPlan:
             src = Source(start=int(round(ev.start * sr)), length=int(round(ev.span * sr)),
                          path=folder / rendered[ev.row].clip_file, pan=ev.pan, fade_in=int(ev.fade_in * sr),
                          fade_out=int(ev.fade_out * sr))
+            if shape is not None:
+                src = shape(ev, src)
             track.sources.append(src)
             ids[id(src)] = identities[ev.row]
         duck, control = None, None
@@ -191,7 +196,9 @@ class MixPlan:
         per_block: list[list] = [[] for _ in range(count)]
         for src in track.sources:
             first, last = src.start // BLOCK, min(count - 1, max(src.start, src.end - 1) // BLOCK)
-            item = [ids[id(src)], src.start, src.length, src.offset, src.gain, src.pan, src.fade_in, src.fade_out]
+            item = [ids[id(src)], src.start, src.length, src.offset, src.gain, src.pan, src.fade_in, src.fade_out,
+                    type(src).__qualname__, None if src.path is None else src.path.name,
+                    None if src.audio is None else hashlib.sha1(np.ascontiguousarray(src.audio).tobytes()).hexdigest()]
             for j in range(first, last + 1):
                 per_block[j].append(item)
         out = []

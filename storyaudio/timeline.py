@@ -4,6 +4,7 @@
       Event         one row: backend, voice, track, seed, the length the script asks (``requested``)
     Timeline      when everything plays                                     (made by plan.place)
       PlacedEvent   an Event with its place: ``start``, ``end``, fades; ``span`` = end - start
+      Chapter       a chapter's title and when it plays: ``start``, ``end``
     RenderedClip  what rendering made of one row: the clip file, what made it, the gain applied
                                                                             (made by the pipeline)
 
@@ -74,6 +75,24 @@ class PlacedEvent(Event):
         }
 
 
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter as it plays. ``number`` counts the script's chapters from 1; ``row`` is the script row that
+    opens it (its ``# Chapter:`` line). It starts where the first foreground row at or after ``row`` starts
+    and ends where the next chapter starts; the last one ends with the mix (its tail included), so the
+    chapters of an MP3 or M4B reach the end of the file."""
+
+    number: int
+    title: str
+    row: int
+    start: float
+    end: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "title": self.title, "row": self.row, "start": _r(self.start),
+                "end": _r(self.end)}
+
+
 E = TypeVar("E", bound=Event)
 
 
@@ -105,10 +124,16 @@ class Plan(_Piece[Event]):
 
 @dataclass(frozen=True)
 class Timeline(_Piece[PlacedEvent]):
-    """The placed events. ``duration`` ends with the last event; the mix lasts ``duration + tail``."""
+    """The placed events. ``duration`` ends with the last event; the mix lasts ``duration + tail``.
+    ``chapters`` are the script's chapters in time order (none when the script has no ``# Chapter:`` lines)."""
 
     duration: float
     tail: float = TAIL_SECONDS
+    chapters: tuple[Chapter, ...] = ()
+    #: A preview's rows (first, last; see :func:`storyaudio.plan.crop`), None for the whole script; ``offset``
+    #: is where the preview starts in the whole piece (seconds; estimated where rows before it were not rendered).
+    rows: tuple[int, int] | None = None
+    offset: float = 0.0
 
     @property
     def mix_samples(self) -> int:
@@ -124,6 +149,8 @@ class Timeline(_Piece[PlacedEvent]):
             "speech_gap": self.speech_gap,
             "backends": self.backends,
             "casting": self.casting,
+            "chapters": [c.to_dict() for c in self.chapters],
+            **({"preview": {"rows": list(self.rows), "offset": _r(self.offset)}} if self.rows else {}),
             "events": [e.to_dict() for e in self.events],
         }
 

@@ -238,6 +238,34 @@ def test_backend_level_offset_is_applied_after_normalisation(tmp_path, extra_bac
             assert integrated_loudness(clip.T, sr) == pytest.approx(e.target_lufs - 6.0, abs=1.0)
 
 
+class ClickBackend(Backend):
+    """A short click in a second of silence: loud for its loudness, as a door slam is."""
+
+    name = "click"
+    kinds = ("sound_effect",)
+
+    def render(self, event, sample_rate):
+        audio = np.zeros((1, round((event.duration or 1.0) * sample_rate)), np.float32)
+        audio[0, 100:148] = np.hanning(48).astype(np.float32) * 0.05
+        return Clip(audio, sample_rate, "a click")
+
+
+def test_normalising_an_impulsive_clip_stops_at_its_peak_ceiling(tmp_path, monkeypatch):
+    from storyaudio.pipeline import CLIP_PEAK_DBFS
+
+    monkeypatch.setitem(registry.BUILTIN, "click", "test_render:ClickBackend")
+    result = render(scene(), tmp_path / "c", RenderConfig(use={**TONE, "sound_effect": "click"}, stems=False,
+                                                          picture=False))
+    for e in result.timeline.events:
+        if e.audio_type == "sound_effect" and e.layout == "foreground":  # -20 LUFS asked of a click
+            clip, sr = sf.read(tmp_path / "c" / result.clips[e.row].clip_file, dtype="float32", always_2d=True)
+            peak_db = 20 * np.log10(np.abs(clip).max())
+            assert peak_db == pytest.approx(CLIP_PEAK_DBFS, abs=0.01)  # not the +20 dBFS loudness would ask
+            assert integrated_loudness(clip.T, sr) < e.target_lufs - 3  # the shortfall is real and visible:
+            assert result.clips[e.row].gain_db == pytest.approx(peak_db - 20 * np.log10(0.05), abs=0.05)
+    assert result.loudness.passed
+
+
 def test_bad_clips_are_not_cached(tmp_path, extra_backends):
     broken = scene()
     broken["rows"][5]["content"] = "door NAN"

@@ -10,6 +10,7 @@ import pytest
 from helpers import EXAMPLES, end_row, row
 
 from storyaudio.errors import ScriptError, ScriptReadError
+from storyaudio.columns import registry
 from storyaudio.script import (HEADERS, META_KEYS, ROW_KEYS, Script, check, load_schema, parse_script_text,
                                read_script, script_to_text, strict_schema, write_script)
 
@@ -174,16 +175,19 @@ def test_strict_schema_is_derived_and_openai_shaped():
         assert sorted(obj["required"]) == sorted(obj["properties"])
     assert "null" in strict["properties"]["cast"]["type"]
     assert "minimum" not in json.dumps(strict) and "maxLength" not in json.dumps(strict)
-    # the eight core row keys stay required; the optional ones (chapter) become required and nullable
+    # the eight core row keys stay required; the optional ones (the extension columns the writer may use,
+    # chapter) become required and nullable
+    writer_columns = [c.key for c in registry().columns if c.writer]
+    writer_fields = [f.key for f in registry().fields if f.writer]
     assert canonical["$defs"]["row"]["required"] == list(ROW_KEYS)
-    assert strict["$defs"]["row"]["required"] == list(ROW_KEYS) + ["chapter"]
+    assert strict["$defs"]["row"]["required"] == list(ROW_KEYS) + writer_columns + ["chapter"]
     assert "null" in strict["$defs"]["row"]["properties"]["chapter"]["type"]
-    assert sorted(strict["required"]) == sorted(["title", "rows", "cast", *META_KEYS])
+    assert sorted(strict["required"]) == sorted(["title", "rows", "cast", *META_KEYS, *writer_fields])
     # a script valid under the canonical schema, its optional keys written as null as strict output does,
     # is valid under the strict one, and still valid under the canonical one
     data = good()
-    data.update(cast=None, **{k: None for k in META_KEYS})
-    data["rows"] = [{**r, "chapter": None} for r in data["rows"]]
+    data.update(cast=None, **{k: None for k in META_KEYS + tuple(writer_fields)})
+    data["rows"] = [{**r, "chapter": None, **{k: None for k in writer_columns}} for r in data["rows"]]
     data["rows"][1]["chapter"] = "Part One"
     jsonschema.validate(data, strict)
     assert check(data) == []

@@ -1,9 +1,10 @@
 """Property: every valid script survives JSON -> TSV -> CSV -> MD -> JSON unchanged (text with pipes,
 backslashes, "N/A" and other "none" words, line breaks and control characters, exponent-sized numbers,
-chapters, cast and episode metadata included)."""
+chapters, cast and episode metadata, the built-in extension columns and the pronunciation lexicon included)."""
 
 from __future__ import annotations
 
+import math
 import string
 
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,7 @@ from storyaudio.script.model import clean_text
 # Text that stresses the formats: their syntax characters, the "none" words, line breaks and other control
 # characters, and anything else Unicode has (except lone surrogates, which no UTF-8 file can hold).
 _TRICKY = ["|", "\\", "#", ",", ";", "\t", "\n", "\r\n", "\u2028", "\x0b", "\x85", '"', "N/A", "none", "-",
-           "—", "null", "na", " ", "\\|", "# Chapter: x", "---", ":", "Auto", "\x00"]
+           "—", "null", "na", " ", "\\|", "# Chapter: x", "---", ":", "Auto", "auto", "\x00", "=", "# Say: a = b"]
 _piece = st.one_of(st.sampled_from(_TRICKY), st.text(st.characters(exclude_categories=("Cs",)), max_size=6),
                    st.text(string.ascii_letters + " ", min_size=1, max_size=6))
 _text = st.lists(_piece, max_size=6).map("".join)
@@ -23,6 +24,27 @@ _words = st.lists(_piece, min_size=1, max_size=6).map("".join).filter(clean_text
 
 _volume = st.one_of(st.none(), st.floats(-70, 0, allow_nan=False), st.integers(-70, 0))
 _seconds = st.one_of(st.floats(0.05, 600, allow_nan=False), st.integers(1, 600))
+
+
+def _number(lo: float, hi: float):
+    return st.one_of(st.none(), st.floats(lo, hi, allow_nan=False), st.integers(math.ceil(lo), math.floor(hi)))
+
+
+@st.composite
+def _columns(draw, kind: str, begin: bool = False) -> dict:
+    """Values of the built-in extension columns a row of this kind may set (None: not set)."""
+    out = {"pan": draw(_number(-1, 1)), "fade_in": draw(_number(0, 60)), "fade_out": draw(_number(0, 60)),
+           "file": draw(st.one_of(st.none(), _words))}
+    if kind == "speech":
+        out.update(speed=draw(_number(0.5, 2)), pitch=draw(_number(-12, 12)))
+    if begin:
+        out["start"] = draw(_number(0, 3600))
+    return {k: v for k, v in out.items() if v is not None}
+
+
+_lexicon = st.lists(st.fixed_dictionaries({"word": _words.filter(lambda w: "=" not in w), "say": _words,
+                                           "phonemes": st.one_of(st.none(), _words)}),
+                    max_size=3, unique_by=lambda e: " ".join(clean_text(e["word"]).split()).casefold())
 
 
 @st.composite
@@ -40,13 +62,14 @@ def scripts(draw) -> dict:
             open_track = track
             rows.append({"audio_type": draw(st.sampled_from(["music", "sound_effect"])), "layout": "background",
                          "id": track, "character": None, "volume": draw(_volume), "action": "begin",
-                         "content": draw(_words), "duration": draw(st.one_of(st.just("auto"), _seconds))})
+                         "content": draw(_words), "duration": draw(st.one_of(st.just("auto"), _seconds)),
+                         **draw(_columns("music", begin=True))})
         kind = draw(st.sampled_from(["speech", "music", "sound_effect"]))
         rows.append({"audio_type": kind, "layout": "foreground", "id": None,
                      "character": draw(st.sampled_from(names)) if kind == "speech" else None,
                      "volume": draw(_volume), "action": None, "content": draw(_words),
                      "duration": draw(st.one_of(st.just("auto"), st.none(), _seconds)) if kind != "speech"
-                     else draw(st.one_of(st.just("auto"), _seconds))})
+                     else draw(st.one_of(st.just("auto"), _seconds)), **draw(_columns(kind))})
         if open_track is not None and draw(st.booleans()):
             rows.append({"audio_type": "music", "layout": "background", "id": open_track, "character": None,
                          "volume": None, "action": "end", "content": draw(st.one_of(st.none(), _text)),
@@ -60,6 +83,9 @@ def scripts(draw) -> dict:
     for key in META_KEYS:
         if draw(st.booleans()):
             data[key] = draw(st.integers(1000, 9999)) if key == "year" else draw(_words)
+    lexicon = draw(_lexicon)
+    if lexicon:
+        data["lexicon"] = lexicon
     if draw(st.booleans()):
         data["cast"] = [{"name": name, "description": draw(st.one_of(st.none(), _text)),
                          "voice": draw(st.one_of(st.none(), _text))}

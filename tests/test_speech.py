@@ -471,3 +471,26 @@ def test_seeded_graph_feeds_the_random_nodes_from_inputs(tmp_path):
     assert np.array_equal(session.run(None, {"x": x, **feeds})[0], y)  # no state between runs
     small = {names[0]: np.arange(5, dtype=np.float32)}  # fewer values than the node needs: they wrap around
     assert np.allclose(session.run(None, {"x": x, **small})[0].ravel(), (np.arange(12) % 5) * 2.0 + 5.0)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_espeak_speaks_a_lexicons_phonemes_as_written(tmp_path):
+    """A lexicon entry with phonemes reaches espeak as [[...]] phoneme input: normalisation leaves it alone
+    (it used to read k'aIp3 as "k a I p three"), and espeak speaks those phonemes, not the letters."""
+    from storyaudio.backends import create_backend
+    from storyaudio.pipeline import RenderConfig, render
+
+    espeak = create_backend("espeak", "speech")
+    assert espeak.phoneme_input == "espeak"
+    assert "[[k'aIp3]]" in espeak._ssml("The [[k'aIp3]] belt at 3 pm.", True, 1.0)
+    said = subprocess.run(["espeak-ng", "-q", "-x", "-m", "--stdin"], input=espeak._ssml("[[k'aIp3]].", True, 1.0),
+                          capture_output=True, text=True, check=True).stdout
+    assert said.split() == ["k'aIp3"]  # the phonemes themselves: no "three", and the full stop is no "dot"
+    script = {"title": "t", "lexicon": [{"word": "Kuiper", "say": "KY-per", "phonemes": "k'aIp3"}],
+              "rows": [{"audio_type": "speech", "layout": "foreground", "id": None, "character": "Ann",
+                        "volume": None, "action": None, "content": "Kuiper.", "duration": "auto"}]}
+    result = render(script, tmp_path / "out", RenderConfig(use={"speech": "espeak"}, stems=False, picture=False))
+    spoken = result.clips[1]
+    assert "Kuiper" in (tmp_path / "out" / "subtitles.srt").read_text()
+    assert 0.3 < result.timeline.events[0].span < 1.5  # two syllables, not nine spelled-out symbols
+    assert spoken.clip_file.endswith("row001-speech.wav")

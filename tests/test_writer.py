@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,8 +22,9 @@ from helpers import end_row, row
 
 from storyaudio import cli
 from storyaudio.errors import WriterError
-from storyaudio.script import check, strict_schema
+from storyaudio.script import Script, check, strict_schema
 from storyaudio.writer import generate_script
+from storyaudio.writer.length import estimate_seconds
 from storyaudio.writer.reply import parse_reply
 
 SECRET = "sk-test-DO-NOT-LEAK-0123456789abcdef"
@@ -569,3 +571,120 @@ def test_llama_cpp_loads_a_gguf_and_decodes(tmp_path):
             assert script is None and expected[0]["message"] in error and "writer.jsonl" in error
         else:
             assert check(script) == [] and len(script["rows"]) == len(data["rows"])
+
+
+# -- length and long pieces (issue 15) -------------------------------------------------------------------------
+
+def _talk(name: str, n: int, words: int = 13, start: int = 0) -> list[dict]:
+    """``n`` speech rows of ``words`` words each (13 words: 5 s at 2.6 words a second)."""
+    return [row(character=name if i % 2 else "Narrator", content=" ".join(f"w{start + i}x{k}" for k in range(words)))
+            for i in range(n)]
+
+
+def _script(title: str, rows: list[dict]) -> dict:
+    speakers = sorted({r["character"] for r in rows if r["audio_type"] == "speech"})
+    return {"title": title, "cast": [{"name": s, "description": None, "voice": None} for s in speakers],
+            "rows": rows}
+
+
+def test_minutes_asks_for_a_length_and_a_reply_far_off_is_sent_back(tmp_path):
+    long_enough = _script("Mars news", [row("music", content="Theme.", duration=5), *_talk("Ann", 23)])  # 120 s
+    with FakeServer([json.dumps(VALID), json.dumps(long_enough)]) as srv:
+        script = generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path, minutes=2)
+    assert len(script["rows"]) == 24
+    first, second = (c["body"]["messages"] for c in srv.chats)
+    assert "about 2 minutes" in first[-1]["content"] and "about 270 words of speech" in first[-1]["content"]
+    repair = second[-1]["content"]
+    assert "script, length: the script would last about 7 seconds" in repair  # 10 words and a 3 s effect
+    assert "lengthen it to about 2 minutes" in repair and "(it has 10)" in repair
+    assert [e["outcome"] for e in _log(tmp_path)] == ["off-length", "valid"]
+
+
+def test_a_length_still_off_after_the_last_repair_is_kept_with_a_warning(tmp_path):
+    too_long = _script("Mars news", _talk("Ann", 60))  # 300 s for a 1-minute piece
+    with FakeServer([json.dumps(too_long)]) as srv:
+        with pytest.warns(UserWarning, match="about 5.0 minutes; the piece should last about 1 minutes"):
+            script = generate_script("Mars news.", base_url=srv.url, model="m", log_dir=tmp_path, minutes=1,
+                                     max_repairs=1)
+    assert len(srv.chats) == 2 and "shorten it" in srv.chats[1]["body"]["messages"][-1]["content"]
+    assert len(script["rows"]) == 60
+
+
+def test_cli_minutes_out_of_range_names_the_flag(tmp_path, capsys):
+    code = cli.main(["write", "Mars news.", "-o", str(tmp_path / "s.json"), "--minutes", "0", "--base-url",
+                     "http://127.0.0.1:9/v1", "--model", "m"])
+    assert code == 2 and "--minutes 0: give a length between" in capsys.readouterr().err
+
+
+OUTLINE = {
+    "title": "The Long Watch",
+    "description": "A keeper and a stranger wait out a storm.",
+    "cast": [{"name": "Keeper", "description": "old man, gruff", "voice": None},
+             {"name": "Narrator", "description": "warm woman", "voice": None}],
+    "chapters": [{"title": "Dusk", "minutes": 4, "beats": ["The storm comes in."]},
+                 {"title": "The Stranger", "minutes": 4, "beats": ["A knock at the door."]},
+                 {"title": "Dawn", "minutes": 4, "beats": ["The sky clears."]}],
+}
+
+
+def _chapter_reply(n: int, rows: int = 46) -> dict:
+    """A chapter of about 4 minutes (46 rows of 5 s): a background bed with id 1 it never ends (the writer
+    ends it), one more character in chapter 2."""
+    body = [row("music", "background", 1, None, -32, "begin", f"Bed of chapter {n}.", "auto"),
+            *_talk("Keeper" if n != 2 else "Stranger", rows, start=100 * n),
+            row("sound_effect", content=f"Door closes in chapter {n}.", duration=2)]
+    return _script(f"Chapter {n}", body)
+
+
+def test_a_long_piece_is_outlined_then_written_chapter_by_chapter_and_assembled(tmp_path):
+    chapters_asked: list[int] = []
+
+    def respond(body):
+        messages = body["messages"]
+        fmt = body.get("response_format", {}).get("json_schema", {})
+        if fmt.get("name") == "audio_outline":
+            assert messages[0]["content"].startswith("You plan long audio pieces")
+            assert "about 12 minutes in 3 chapters" in messages[1]["content"]
+            if len(messages) == 2:
+                return json.dumps({**OUTLINE, "chapters": OUTLINE["chapters"][:1]})  # one chapter: too few
+            return "```json\n" + json.dumps(OUTLINE) + "\n```"
+        assert fmt.get("name") == "audio_script"
+        (at, n), = [(i, int(m.group(1))) for i, msg in enumerate(messages)
+                    if (m := re.search(r"Now write chapter (\d) of 3", msg["content"]))]
+        assert "about 4 minutes of audio" in messages[at]["content"]
+        repairs = sum(1 for msg in messages[at:] if msg["role"] == "assistant")
+        chapters_asked.append(n)
+        if n == 2 and repairs == 0:  # a speaker left out: repaired in this chapter's own conversation
+            bad = _chapter_reply(2)
+            bad["rows"][3]["character"] = None
+            return json.dumps(bad)
+        if n == 3 and repairs == 0:  # far too short: a length repair
+            return json.dumps(_chapter_reply(3, rows=6))
+        return json.dumps(_chapter_reply(n))
+
+    with FakeServer([respond]) as srv:
+        script = generate_script("A lighthouse keeper's long night.", base_url=srv.url, model="m",
+                                 log_dir=tmp_path, minutes=12)
+    assert check(script) == []
+    s = Script.from_dict(script)
+    assert [t for _, t in s.chapters()] == ["Dusk", "The Stranger", "Dawn"]
+    ranges = s.chapter_ranges()
+    assert [b - a + 1 for a, b, _ in ranges] == [49, 49, 49]  # begin + 46 lines + effect + the end row added
+    for a, b, _ in ranges:  # every chapter ends the bed it began, so id 1 is free for the next one
+        assert s.rows[b - 1].action == "end" and s.rows[b - 1].id == 1 and s.rows[a - 1].action == "begin"
+    assert [c.name for c in s.cast] == ["Keeper", "Narrator", "Stranger"]  # the outline's, then a chapter's
+    assert s.title == "The Long Watch" and s.description == OUTLINE["description"]
+    assert estimate_seconds(script) == pytest.approx(12 * 60, rel=0.25)
+    assert chapters_asked == [1, 2, 2, 3, 3]
+    log = _log(tmp_path)
+    assert [(e.get("stage"), e["outcome"]) for e in log] == [
+        ("outline", "invalid"), ("outline", "valid"), ("chapter 1 of 3", "valid"), ("chapter 2 of 3", "invalid"),
+        ("chapter 2 of 3", "valid"), ("chapter 3 of 3", "off-length"), ("chapter 3 of 3", "valid")]
+    assert log[0]["problems"][0]["field"] == "chapters"
+    assert log[3]["problems"][0]["row"] == 4 and log[3]["problems"][0]["field"] == "character"
+    assert log[5]["problems"][0]["field"] == "length"
+    # each chapter's request carries the outline and how the last chapter ended, never the chapters written
+    chapter3 = next(c["body"]["messages"][-1]["content"] for c in srv.chats
+                    if "Now write chapter 3 of 3" in c["body"]["messages"][-1]["content"])
+    assert "1. Dusk" in chapter3 and "3. Dawn" in chapter3 and "w245x0" in chapter3  # chapter 2's last line
+    assert "w210x0" not in chapter3 and "w105x0" not in chapter3  # not the rest of chapter 2, nor chapter 1

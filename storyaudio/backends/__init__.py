@@ -33,6 +33,7 @@ BUILTIN: dict[str, str] = {
     "musicgen": "storyaudio.backends.musicgen:MusicGenBackend",
     "audioldm2": "storyaudio.backends.audioldm2:AudioLDM2Backend",
     "tone": "storyaudio.backends.tone:ToneBackend",
+    "clipsonic": "storyaudio.backends.clipsonic:ClipSonicBackend",
 }
 
 #: The embedded backends every user meets first.

@@ -22,10 +22,12 @@ Audio is float32 numpy shaped ``(channels, samples)`` everywhere inside storyaud
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import shutil
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Sequence, TypeVar, get_args, get_origin
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Generic, Sequence, TypeVar, get_args, get_origin
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -61,10 +63,14 @@ class Event:
     voice: str | None = None
     character_description: str | None = None
     seed: int = 0
+    #: Files the clip is made from (a picture to query by), as the backend's ``input_files`` named them,
+    #: resolved inside the script's folder by the pipeline.
+    files: tuple[str, ...] = ()
 
     def cache_fields(self) -> dict[str, Any]:
-        """Everything about the event that determines the clip (the row number does not)."""
-        return {
+        """Everything about the event that determines the clip (the row number does not); the contents of its
+        files, not their names, so an edited picture renders afresh."""
+        fields: dict[str, Any] = {
             "kind": self.kind,
             "content": self.content,
             "duration": None if self.duration is None else round(float(self.duration), 4),
@@ -72,6 +78,17 @@ class Event:
             "voice": self.voice,
             "seed": self.seed,
         }
+        if self.files:
+            fields["files"] = [_file_digest(f) for f in self.files]
+        return fields
+
+
+def _file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 @dataclass
@@ -148,6 +165,9 @@ class Backend(Generic[O]):
     batching: ClassVar[bool] = False
     #: Group size for batching backends whose Options have no ``batch_size`` field.
     default_batch_size: ClassVar[int] = 8
+    #: Speech backends: the phoneme notation they read inside ``[[...]]`` in their text ("espeak": espeak-ng's
+    #: ASCII phoneme mnemonics), so a pronunciation lexicon may send phonemes; "" when they read none.
+    phoneme_input: ClassVar[str] = ""
 
     options: O
 
@@ -212,6 +232,13 @@ class Backend(Generic[O]):
         """Speech backends: why ``voice`` cannot speak (some of) ``text``, in words (no letters at all, a
         writing system the voice has no phonemes for); empty when it can. Checked before rendering, reported
         as warnings."""
+        return []
+
+    def input_files(self, event: Event, resolve: Callable[[str, str], Path]) -> list[Path]:
+        """Files the event's clip is made from (a picture named in its content, say), found with
+        ``resolve(name, what)``: inside the script's folder (or an ``--allow-path`` folder), else a UserError
+        naming the row and the fix. The pipeline checks them before rendering (so ``validate`` sees a missing
+        picture), hands them on in ``Event.files`` and keys the cache on their contents. Default: none."""
         return []
 
     def search(self, text: str, top: int = 5) -> list[Match]:

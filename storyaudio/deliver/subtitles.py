@@ -137,9 +137,11 @@ def vtt(timeline: Timeline) -> str:
 
 
 def labels(timeline: Timeline) -> str:
-    """Audacity label track: start, end, label (tab-separated, seconds), one event a line."""
-    lines = []
-    for e in sorted(timeline.events, key=lambda e: (e.start, e.row)):
+    """Audacity label track: start, end, label (tab-separated, seconds), one event a line, and one line per
+    chapter (``chapter N: Title``, spanning the chapter) before the events that start with it."""
+    items = [(c.start, 0, c.row, f"{c.start:.6f}\t{c.end:.6f}\tchapter {c.number}: {' '.join(c.title.split())}")
+             for c in timeline.chapters]
+    for e in timeline.events:
         what = f"{e.character}: {e.content}" if e.audio_type == "speech" else f"[{e.audio_type}] {e.content}"
-        lines.append(f"{e.start:.6f}\t{e.end:.6f}\trow {e.row} {' '.join(what.split())}")
-    return "\n".join(lines) + "\n"
+        items.append((e.start, 1, e.row, f"{e.start:.6f}\t{e.end:.6f}\trow {e.row} {' '.join(what.split())}"))
+    return "\n".join(line for *_, line in sorted(items)) + "\n"

@@ -19,6 +19,15 @@ from typing import Any
 
 from ..errors import Problem
 
+#: The eight core keys of a row, in table order, and their table headers (other spellings a header may use
+#: in HEADER_KEY). The core's vocabulary: the script's readers and the column registry both read it here.
+ROW_KEYS = ("audio_type", "layout", "id", "character", "volume", "action", "content", "duration")
+HEADERS = ("Audio Type", "Layout", "ID", "Character", "Volume", "Action", "Content Description", "Duration")
+HEADER_KEY = {h.lower(): k for h, k in zip(HEADERS, ROW_KEYS)}
+HEADER_KEY.update({"content": "content", "audio_type": "audio_type", "description": "content", "type": "audio_type"})
+#: Optional episode metadata, top-level keys of the JSON and fields of the script.
+META_KEYS = ("author", "album", "year", "cover", "description")
+
 #: Cell spellings of each audio type (lower case) -> the canonical value.
 TYPE_IN = {"speech": "speech", "music": "music", "sound effect": "sound_effect", "sound_effect": "sound_effect",
            "soundeffect": "sound_effect", "sfx": "sound_effect", "effect": "sound_effect",
@@ -141,7 +150,7 @@ def write_cell(value: Any, key: str) -> str:
         return "N/A"
     if key == "audio_type":
         return TYPE_OUT.get(value, str(value))
-    if key in ("layout", "action") or value == "auto":
+    if key in ("layout", "action") or (key == "duration" and value == "auto"):
         return str(value).capitalize()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

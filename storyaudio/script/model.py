@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..columns import registry, row_kind
 from ..errors import Problem, ScriptError
+from .cells import META_KEYS, ROW_KEYS  # noqa: F401  (re-exported: the script's vocabulary)
 from .schema import schema_problems
 
 #: Loudness targets (LUFS) used when a row's volume is null.
@@ -42,9 +44,6 @@ WORDS_PER_SECOND = 2.6
 SHORT_SPEECH_RATIO = 0.5
 
 #: The eight keys every row has.
-ROW_KEYS = ("audio_type", "layout", "id", "character", "volume", "action", "content", "duration")
-#: Optional episode metadata, top-level keys of the JSON and fields of :class:`Script`.
-META_KEYS = ("author", "album", "year", "cover", "description")
 
 # line breaks and other control characters (C0, DEL, C1, the Unicode line and paragraph separators)
 _CONTROL = re.compile(r"\s*(?:[\x00-\x1f\x7f-\x9f\u2028\u2029]\s*)+")
@@ -62,6 +61,8 @@ class Row:
     duration: float | str | None
     #: Title of the chapter that starts at this row (None: the row continues the chapter before it).
     chapter: str | None = None
+    #: The values of extension columns this row sets (JSON key -> value; :mod:`storyaudio.columns`).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_background(self) -> bool:
@@ -77,9 +78,16 @@ class Row:
             return float(self.volume)
         return DEFAULT_VOLUME.get((self.audio_type, self.layout), -20.0)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of an extension column on this row (``default`` when the row does not set it)."""
+        value = self.extra.get(key)
+        return default if value is None else value
+
     def to_dict(self) -> dict[str, Any]:
-        """The row's JSON: the eight keys, and ``chapter`` only where a chapter starts."""
+        """The row's JSON: the eight keys, the extension columns it sets, and ``chapter`` only where a
+        chapter starts."""
         out = {k: getattr(self, k) for k in ROW_KEYS}
+        out.update((k, v) for k, v in self.extra.items() if v is not None)
         if self.chapter is not None:
             out["chapter"] = self.chapter
         return out
@@ -109,6 +117,8 @@ class Script:
     year: int | None = None
     cover: str | None = None
     description: str | None = None
+    #: Script-wide values of extensions (the lexicon): top-level JSON key -> value.
+    extra: dict[str, Any] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -125,7 +135,9 @@ class Script:
 
     @classmethod
     def _build(cls, data: dict) -> "Script":
-        rows = [Row(**{k: r[k] for k in ROW_KEYS}, chapter=r.get("chapter")) for r in data["rows"]]
+        reg = registry()
+        rows = [Row(**{k: r[k] for k in ROW_KEYS}, chapter=r.get("chapter"),
+                    extra={c.key: r[c.key] for c in reg.columns if r.get(c.key) is not None}) for r in data["rows"]]
         for r in rows:
             if isinstance(r.id, float):  # 1.0 is an integer to JSON Schema
                 r.id = int(r.id)
@@ -133,13 +145,15 @@ class Script:
         meta = {k: data.get(k) for k in META_KEYS}
         if isinstance(meta["year"], float):
             meta["year"] = int(meta["year"])
-        return cls(title=data["title"], rows=rows, cast=cast, **meta)
+        extra = {f.key: data[f.key] for f in reg.fields if data.get(f.key)}
+        return cls(title=data["title"], rows=rows, cast=cast, **meta, extra=extra)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"title": self.title}
         out.update(self.metadata())
         if self.cast:
             out["cast"] = [{"name": c.name, "description": c.description, "voice": c.voice} for c in self.cast]
+        out.update((k, v) for k, v in self.extra.items() if v)
         out["rows"] = [r.to_dict() for r in self.rows]
         return out
 
@@ -194,12 +208,17 @@ def normalise(data: Any) -> Any:
     if isinstance(out.get("cast"), list):
         out["cast"] = [{**c, **{k: text(c[k], k != "name") for k in ("name", "description", "voice") if k in c}}
                        if isinstance(c, dict) else c for c in out["cast"]]
+    reg = registry()
+    for f in reg.fields:
+        if f.key in out:
+            out[f.key] = f.normalise(out[f.key])
+    text_columns = [c.key for c in reg.columns if c.type == "string"]
     if isinstance(out.get("rows"), list):
         rows = []
         for r in out["rows"]:
             if isinstance(r, dict):
                 r = dict(r)
-                for k in ("character", "content"):
+                for k in ("character", "content", *text_columns):
                     if k in r:
                         r[k] = text(r[k], True)
                 if "chapter" in r:
@@ -219,7 +238,29 @@ def _problems(data: Any) -> list[Problem]:
     problems = schema_problems(data)
     if problems:
         return problems
-    return semantic_problems(Script._build(data))
+    script = Script._build(data)
+    return semantic_problems(script) + extension_problems(script)
+
+
+def extension_problems(script: Script) -> list[Problem]:
+    """Extension columns set on rows they are not for (a Speed on a music row), then each extension's own
+    rules (:meth:`storyaudio.columns.Extension.rules`)."""
+    reg = registry()
+    problems: list[Problem] = []
+    for n, r in enumerate(script.rows, start=1):
+        if not r.extra:
+            continue
+        kind = row_kind(r.layout, r.action)
+        for key in r.extra:
+            col = reg.by_key[key]
+            if not col.allowed_on(r.audio_type, kind):
+                this = "a background end" if kind == "end" else \
+                    f"a {r.layout} {r.audio_type.replace('_', ' ')}"
+                problems.append(Problem(n, key, f"{col.header} is for {col.where()}; this is {this} row.",
+                                        f"clear the {col.header} cell (N/A) on this row."))
+    for ext in reg.extensions:
+        problems += ext.rules(script)
+    return sorted(problems, key=lambda p: p.row or 0)
 
 
 def semantic_problems(script: Script) -> list[Problem]:

@@ -1,4 +1,9 @@
-"""The one JSON Schema of an audio script, and the OpenAI strict-output variant derived from it."""
+"""The one JSON Schema of an audio script, and the OpenAI strict-output variant derived from it.
+
+The schema is composed: the core file (``schemas/audio_script.schema.json``: the eight row keys, required and
+unchanged, and the optional chapter and metadata) plus the columns and script-wide fields of the installed
+extensions (:mod:`storyaudio.columns`). Composition and the validator are cached per set of extensions.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
+from ..columns import Registry, registry
 from ..errors import Problem
 
 SCHEMA_NAME = "audio_script.schema.json"
@@ -34,15 +40,44 @@ def _schema_text() -> str:
     return data_path("schemas", SCHEMA_NAME).read_text(encoding="utf-8")
 
 
-def load_schema() -> dict:
-    """The canonical JSON Schema (a fresh copy each call)."""
+def core_schema() -> dict:
+    """The core schema alone, without extensions (a fresh copy each call)."""
     return json.loads(_schema_text())
+
+
+@lru_cache(maxsize=4)
+def _composed(reg: Registry, writer_only: bool) -> str:
+    schema = core_schema()
+    row = schema["$defs"]["row"]["properties"]
+    chapter = row.pop("chapter")  # the core's optional key stays last
+    for c in reg.columns:
+        if writer_only and not c.writer:
+            continue
+        sub = _nullable(dict(c.schema))
+        sub["description"] = f"Optional ({c.header} column; {c.where()}): {c.description}".rstrip()
+        row[c.key] = sub
+    row["chapter"] = chapter
+    top = schema["properties"]
+    rows = top.pop("rows")
+    for f in reg.fields:
+        if writer_only and not f.writer:
+            continue
+        top[f.key] = {"type": ["array", "null"], "maxItems": f.max_items, "items": dict(f.schema),
+                      "description": f"Optional: {f.description}".rstrip()}
+    top["rows"] = rows
+    return json.dumps(schema)
+
+
+def load_schema() -> dict:
+    """The canonical JSON Schema with the installed extensions' columns and fields (a fresh copy each call)."""
+    return json.loads(_composed(registry(), False))
 
 
 def strict_schema() -> dict:
     """The schema in the form OpenAI strict structured output accepts: every property required (optional
-    ones become nullable), ``additionalProperties: false`` everywhere, unsupported keywords removed.
-    Derived from :func:`load_schema`, never kept as a second copy."""
+    ones become nullable), ``additionalProperties: false`` everywhere, unsupported keywords removed. It
+    carries the extension columns and fields the writer may use (``writer=True``). Derived from the composed
+    schema, never kept as a second copy."""
 
     def walk(node, in_properties=False):
         if isinstance(node, dict):
@@ -62,7 +97,7 @@ def strict_schema() -> dict:
             return [walk(v) for v in node]
         return node
 
-    return walk(load_schema())  # walk builds new containers and never mutates its input
+    return walk(json.loads(_composed(registry(), True)))  # walk builds new containers, never mutates its input
 
 
 def _nullable(sub: dict) -> dict:
@@ -85,17 +120,20 @@ def _nullable(sub: dict) -> dict:
 @lru_cache(maxsize=1)
 def shortest_duration() -> float:
     """The schema's minimum number of seconds a row may ask for."""
-    return float(load_schema()["$defs"]["row"]["properties"]["duration"]["anyOf"][0]["minimum"])
+    return float(core_schema()["$defs"]["row"]["properties"]["duration"]["anyOf"][0]["minimum"])
 
 
-@lru_cache(maxsize=1)
-def _validator():
+@lru_cache(maxsize=4)
+def _validator(reg: Registry):
     import jsonschema
 
-    schema = load_schema()
-    # the shipped schema is checked against its meta-schema by the tests (tests/test_startup.py), not on
-    # every command: that check costs a tenth of `storyaudio validate`
-    return jsonschema.validators.validator_for(schema)(schema)
+    schema = json.loads(_composed(reg, False))
+    cls = jsonschema.validators.validator_for(schema)
+    if any(e.__module__.split(".")[0] != "storyaudio" for e in reg.extensions):
+        # a plugin's columns are checked against the meta-schema here; the shipped ones by the tests
+        # (tests/test_startup.py), not on every command: that check costs a tenth of `storyaudio validate`
+        cls.check_schema(schema)
+    return cls(schema)
 
 
 _FIX = {
@@ -148,25 +186,36 @@ def schema_problems(data) -> list[Problem]:
         row, field = _where(path)
         problems.append(Problem(row, field, f"{value} is not a number (NaN and Infinity are not allowed).",
                                 _FIX.get(field or "", "write a finite number.")))
-    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    reg = registry()
+    fixes = {**{c.key: c.fix for c in reg.columns}, **{f.key: f.fix for f in reg.fields}, **_FIX}
+    errors = sorted(_validator(reg).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     for err in errors:
         if _is_non_finite(err.instance):
             continue  # reported above, once
         path = list(err.absolute_path)
         row, field = _where(path)
         message = err.message
-        fix = _FIX.get(field or "", "")
+        fix = fixes.get(field or "", "") or (fixes.get(str(path[0]), "") if path else "")
         if err.validator == "required":
             missing = message.split("'")[1] if "'" in message else message
             field = field or missing
             message = f"'{missing}' is missing."
-            fix = "every row has all eight keys; write null where the table says N/A." if row else \
-                "a script needs a \"title\" and \"rows\"."
+            if row:
+                fix = "every row has all eight keys; write null where the table says N/A."
+            elif not path:
+                fix = "a script needs a \"title\" and \"rows\"."
         elif err.validator == "additionalProperties":
-            fix = "remove the unknown key; a row has exactly audio_type, layout, id, character, volume, " \
-                  "action, content, duration, and optionally chapter." if row else \
-                "remove the unknown key; a script has title, rows and optionally author, album, year, cover, " \
-                "description and cast."
+            if row and len(path) == 2:
+                optional = ", ".join(["chapter"] + [c.key for c in reg.columns])
+                fix = "remove the unknown key; a row has exactly audio_type, layout, id, character, volume, " \
+                      f"action, content, duration, and optionally {optional}." + reg.why_missing()
+            elif not path:
+                optional = ", ".join(["author", "album", "year", "cover", "description", "cast"] +
+                                     [f.key for f in reg.fields])
+                fix = f"remove the unknown key; a script has title, rows and optionally {optional}." + \
+                    reg.why_missing()
+            else:
+                fix = fixes.get(field or "", "") or "remove the unknown key."
         elif err.validator == "maxItems" and field == "rows":
             message = f"the script has {len(err.instance):,} rows, more than the {err.validator_value:,} a " \
                       "script may hold."

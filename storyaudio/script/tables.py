@@ -4,14 +4,18 @@
 Duration`` (any case, any order; ``Content``, ``Description`` and ``Type`` are accepted too). A column named
 twice is an error; empty columns without a header (spreadsheets export them) are ignored, and so are rows
 whose cells are all empty. The cells use the table spellings (``Sound effect``, ``Background``, ``N/A``,
-``Auto``, ``Begin``, ``End``) and the escapes of :mod:`storyaudio.script.cells`.
+``Auto``, ``Begin``, ``End``) and the escapes of :mod:`storyaudio.script.cells`. The installed extensions'
+columns (``Pan``, ``Fade In``, ``File``...: :mod:`storyaudio.columns`) may follow, in any order; each reads and
+writes its own cells, and writers add only the ones some row sets. Any other header is an error listing the
+known ones.
 
 **Comment lines** (TSV and CSV) carry what a table row cannot, one ``# Key: value`` per line:
 
 * ``# Title: Mars News``; ``# Cast: Name | description | voice`` (one per character; ``\\|`` is a pipe);
 * episode metadata: ``# Author:``, ``# Album:`` (or ``# Show:``), ``# Year: 2024``, ``# Cover: cover.jpg`` (a
   path relative to the script's folder), ``# Description:``;
-* ``# Chapter: The Storm`` between table rows: a chapter starts at the next row.
+* ``# Chapter: The Storm`` between table rows: a chapter starts at the next row;
+* the extensions' script-wide fields, one line per item (``# Say: Kuiper = KY-per``).
 
 Other comment lines are notes and are ignored. A CSV's delimiter (``,`` or ``;``, or a tab) is the one that
 splits its header into known columns.
@@ -20,7 +24,9 @@ splits its header into known columns.
 metadata (``Author: ...`` lines are read too); an ``## Cast`` table (``| Character | Description | Voice |``)
 the cast; the script table follows. Chapters are headings ``## Chapter: The Storm`` between segments of the
 script table; each segment repeats the header row (so the document stays a valid Markdown table document),
-and the reader joins the segments into one script. Cells escape ``|`` as ``\\|`` and ``\\`` as ``\\\\``.
+and the reader joins the segments into one script. Extension fields are ``Say: ...`` lines (a list item or
+not), written under a heading of their own (``## Pronunciation``). Cells escape ``|`` as ``\\|`` and ``\\``
+as ``\\\\``.
 
 Every writer here round-trips through its reader without loss.
 """
@@ -35,13 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..columns import registry
 from ..errors import Problem, ScriptError, ScriptReadError
-from .cells import escape_pipes, read_cell, read_text, split_pipes, write_cell
-from .model import META_KEYS, ROW_KEYS, Script, check
+from .cells import (HEADER_KEY, HEADERS, META_KEYS, ROW_KEYS, escape_pipes, read_cell, read_text, split_pipes,
+                    write_cell)
+from .model import Script, check
 
-HEADERS = ("Audio Type", "Layout", "ID", "Character", "Volume", "Action", "Content Description", "Duration")
-_HEADER_KEY = {h.lower(): k for h, k in zip(HEADERS, ROW_KEYS)}
-_HEADER_KEY.update({"content": "content", "audio_type": "audio_type", "description": "content", "type": "audio_type"})
 #: Comment-line keys of the metadata (``show`` is another name for the album).
 _META_ALIASES = {"author": "author", "album": "album", "show": "album", "year": "year", "cover": "cover",
                  "description": "description"}
@@ -60,6 +65,7 @@ class _Front:
     cast: list[dict] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     chapters: dict[int, str] = field(default_factory=dict)
+    extra: dict[str, list] = field(default_factory=dict)  # extension fields (the lexicon): key -> items
     problems: list[Problem] = field(default_factory=list)
     unread: set[int] = field(default_factory=set)  # rows whose cells do not fit the header
 
@@ -79,6 +85,16 @@ class _Front:
             self.chapter(rest, next_row)
         elif key in _META_ALIASES and rest:
             self.set_meta(key, rest)
+        elif key in registry().by_label:
+            self.field_line(key, rest)
+
+    def field_line(self, label: str, text: str) -> None:
+        """One line of an extension's script field (``# Say: Kuiper = KY-per``)."""
+        f = registry().by_label[label]
+        try:
+            self.extra.setdefault(f.key, []).append(f.read_line(text))
+        except ValueError as exc:
+            self.problems.append(Problem(None, f.key, f"'{f.label}: {text[:60]}': {exc}.", f.fix))
 
     def set_meta(self, key: str, value: str) -> None:
         key = _META_ALIASES[key]
@@ -100,6 +116,7 @@ class _Front:
         for key in META_KEYS:
             if key in self.meta:
                 out[key] = self.meta[key]
+        out.update(self.extra)
         for index, title in sorted(self.chapters.items()):
             if index < len(rows):
                 rows[index]["chapter"] = title
@@ -131,15 +148,21 @@ def _columns(header: list[str], records: list[list[str]], source: str) -> list[t
                     f"{source}: column {i + 1} has no header, but row {filled[0]} has '{filled[1][:40]}' in it. "
                     f"Give the column a header ({', '.join(HEADERS)}) or delete it.")
             continue  # an empty column, as spreadsheets export them
-        key = _HEADER_KEY.get(name.lower())
+        key = HEADER_KEY.get(name.lower())
         if key is None:
+            ext = registry().by_header.get(name.lower())
+            key = ext.key if ext is not None else None
+        if key is None:
+            reg = registry()
+            optional = f"; optional columns: {', '.join(reg.headers())}" if reg.columns else ""
             raise ScriptReadError(
-                f"{source}: unknown column '{name}'. The table's columns are: {', '.join(HEADERS)}.")
+                f"{source}: unknown column '{name}'. The table's columns are: {', '.join(HEADERS)}{optional} "
+                f"('storyaudio columns' describes them).{reg.why_missing()}")
         if key in seen:
             first = seen[key]
             raise ScriptReadError(
                 f"{source}: columns {first + 1} ('{header[first].strip()}') and {i + 1} ('{name}') both give the "
-                f"{HEADERS[ROW_KEYS.index(key)]}. Keep one column per field.")
+                f"{_header_of(key)}. Keep one column per field.")
         seen[key] = i
         columns.append((i, key))
     missing = [HEADERS[ROW_KEYS.index(k)] for k in ROW_KEYS if k not in seen]
@@ -147,6 +170,39 @@ def _columns(header: list[str], records: list[list[str]], source: str) -> list[t
         raise ScriptReadError(f"{source}: the table lacks the column(s) {', '.join(missing)}. "
                               f"Its header must name: {', '.join(HEADERS)}.")
     return columns
+
+
+def _header_of(key: str) -> str:
+    return HEADERS[ROW_KEYS.index(key)] if key in ROW_KEYS else registry().by_key[key].header
+
+
+def _read(value: str, key: str, row: int, problems: list[Problem]) -> Any:
+    """One cell: a core column through :func:`read_cell`, an extension column through its own reader."""
+    if key in ROW_KEYS:
+        return read_cell(value, key, row, problems)
+    col = registry().by_key[key]
+    text = (value or "").strip()
+    try:
+        return col.read_cell(text)
+    except ValueError as exc:
+        problems.append(Problem(row, key, f"{exc} ({col.header} column).", col.fix))
+        return text
+
+
+def _used_columns(script: Script) -> list:
+    """The extension columns some row of the script sets, in registry order."""
+    used = {k for r in script.rows for k in r.extra}
+    return [c for c in registry().columns if c.key in used]
+
+
+def _cells(row, columns: list) -> list[str]:
+    data = row.to_dict()
+    return [write_cell(data[k], k) for k in ROW_KEYS] + [c.write_cell(row.extra.get(c.key)) for c in columns]
+
+
+def _field_lines(script: Script) -> list[tuple[str, str]]:
+    """``(label, text)`` of every line of the script's extension fields."""
+    return [(f.label, f.write_line(item)) for f in registry().fields for item in script.extra.get(f.key) or []]
 
 
 def _rows(header: list[str], records: list[list[str]], first: int, source: str, front: _Front) -> list[dict]:
@@ -163,7 +219,7 @@ def _rows(header: list[str], records: list[list[str]], first: int, source: str, 
             rows.append({k: None for k in ROW_KEYS})  # keeps the numbers of the rows below
             front.unread.add(n)
             continue
-        rows.append({k: read_cell(rec[i], k, n, problems) for i, k in columns})
+        rows.append({k: _read(rec[i], k, n, problems) for i, k in columns})
     return rows
 
 
@@ -230,7 +286,7 @@ def _sniff(lines: list[str]) -> str:
             continue
         def known(d: str) -> int:
             cells = next(csv.reader([line], delimiter=d), [])
-            return sum(c.strip().lower() in _HEADER_KEY for c in cells)
+            return sum(c.strip().lower() in HEADER_KEY for c in cells)
         best = max((",", ";", "\t"), key=known)
         return best if known(best) >= 2 else ","
     return ","
@@ -277,12 +333,14 @@ def write_delimited(script: Script, delimiter: str) -> str:
         comment(f"# {_META_LABEL[key]}: {value}")
     for c in script.cast:
         comment(f"# Cast: {_cast_line(c.name, c.description, c.voice)}")
-    w.writerow(HEADERS)
+    for label, text in _field_lines(script):
+        comment(f"# {label}: {text}")
+    columns = _used_columns(script)
+    w.writerow(list(HEADERS) + [c.header for c in columns])
     for r in script.rows:
         if r.chapter is not None:
             comment(f"# Chapter: {r.chapter}")
-        data = r.to_dict()
-        w.writerow([write_cell(data[k], k) for k in ROW_KEYS])
+        w.writerow(_cells(r, columns))
     return buf.getvalue()
 
 
@@ -301,6 +359,16 @@ def _md_cells(line: str) -> list[str]:
     if cells and s.endswith("|") and cells[-1] == "" and len(s) > 1:
         cells = cells[:-1]
     return cells
+
+
+def _md_field_line(line: str, front: _Front) -> bool:
+    """Read ``Say: ...`` (or ``- Say: ...``) as a line of an extension's field; False when it is not one."""
+    body = re.sub(r"^[-*+]\s+", "", line)
+    label, sep, rest = body.partition(":")
+    if not sep or label.strip().lower() not in registry().by_label:
+        return False
+    front.field_line(label.strip().lower(), rest.strip())
+    return True
 
 
 def read_markdown(text: str, source: str, warnings: list[Problem] | None = None) -> dict:
@@ -325,6 +393,8 @@ def read_markdown(text: str, source: str, warnings: list[Problem] | None = None)
                     front.chapter(words.split(":", 1)[1].strip(), len(rows))
             elif s.lower().startswith("cast:"):
                 line_cast.line(s, 0)
+            elif _md_field_line(s, front):
+                pass
             elif _MD_META_LINE.match(s):
                 m = _MD_META_LINE.match(s)
                 front.set_meta(m.group(1).lower(), m.group(2).strip())
@@ -337,7 +407,7 @@ def read_markdown(text: str, source: str, warnings: list[Problem] | None = None)
             i += 1
         has_delimiter = i > start + 1 and bool(_DELIMITER_ROW.fullmatch(lines[start + 1].strip()))
         first = [c.lower() for c in block[0]]
-        if "audio type" in first or sum(c in _HEADER_KEY for c in first) >= 4:
+        if "audio type" in first or sum(c in HEADER_KEY for c in first) >= 4:
             header = block[0]
             rows += _rows(block[0], block[1:], len(rows) + 1, source, front)
         elif first[:1] == ["character"]:
@@ -371,9 +441,17 @@ def write_markdown(script: Script) -> str:
         out += ["## Cast", "", "| Character | Description | Voice |", "| --- | --- | --- |"]
         out += [f"| {_cast_line(c.name, c.description, c.voice)} |" for c in script.cast]
         out.append("")
-    if (meta or script.cast) and script.rows[0].chapter is None:
+    for f in registry().fields:
+        items = script.extra.get(f.key) or []
+        if items:
+            out += [f"## {f.heading or f.label}", ""]
+            out += [f"- {f.label}: {f.write_line(item)}" for item in items]
+            out.append("")
+    if (meta or script.cast or script.extra) and script.rows[0].chapter is None:
         out += ["## Script", ""]
-    head = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join(" --- " for _ in HEADERS) + "|"]
+    columns = _used_columns(script)
+    headers = list(HEADERS) + [c.header for c in columns]
+    head = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
     for n, r in enumerate(script.rows):
         if r.chapter is not None:
             if n:
@@ -381,6 +459,5 @@ def write_markdown(script: Script) -> str:
             out += [f"## Chapter: {r.chapter}", ""]
         if n == 0 or r.chapter is not None:
             out += head
-        data = r.to_dict()
-        out.append("| " + " | ".join(escape_pipes(write_cell(data[k], k)) for k in ROW_KEYS) + " |")
+        out.append("| " + " | ".join(escape_pipes(c) for c in _cells(r, columns)) + " |")
     return "\n".join(out) + "\n"

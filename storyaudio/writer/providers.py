@@ -201,20 +201,22 @@ class OpenAIChat:
                               "name it with --model.")
         raise WriterError(f"name the model to use with --model; {self.where} serves: {', '.join(names[:20])}.")
 
-    def _response_format(self) -> dict | None:
+    def _response_format(self, schema: tuple[str, dict] | None = None) -> dict | None:
         if self.mode == "json_schema":
-            return {"type": "json_schema",
-                    "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": strict_schema()}}
+            name, body = schema or (SCHEMA_NAME, strict_schema())
+            return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": body}}
         if self.mode == "json_object":
             return {"type": "json_object"}
         return None
 
-    def complete(self, messages: list[dict]) -> Reply:
+    def complete(self, messages: list[dict], schema: tuple[str, dict] | None = None) -> Reply:
+        """One reply to ``messages``. ``schema`` (name, strict JSON Schema) is what a structured reply must
+        match; default: the audio script's."""
         openai = self._openai
         fallbacks: list[dict] = []
         while True:
             kwargs: dict[str, Any] = {"model": self.model, "messages": messages}
-            fmt = self._response_format()
+            fmt = self._response_format(schema)
             if fmt is not None:
                 kwargs["response_format"] = fmt
             if self.temperature is not None:
@@ -389,9 +391,9 @@ class LlamaCppChat:
         self.llm = _LLAMA_CACHE[key]
         self.n_ctx = n_ctx
 
-    def complete(self, messages: list[dict]) -> Reply:
+    def complete(self, messages: list[dict], schema: tuple[str, dict] | None = None) -> Reply:
         # llama-cpp-python turns a JSON schema given with the json_object type into a GBNF grammar.
-        fmt = {"type": "json_object", "schema": strict_schema()}
+        fmt = {"type": "json_object", "schema": schema[1] if schema else strict_schema()}
         try:
             resp = self.llm.create_chat_completion(messages=messages, response_format=fmt,
                                                    temperature=self.temperature, max_tokens=self.max_tokens,

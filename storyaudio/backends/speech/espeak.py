@@ -91,6 +91,9 @@ class EspeakOptions(SpeechOptions):
     program: str = Field("espeak-ng", description="the espeak-ng executable (name on PATH or a path)")
 
 
+_PHONEME_END = re.compile(r"\]\](?:\.(?!\.))?")
+
+
 class EspeakBackend(Backend[EspeakOptions]):
     name = "espeak"
     kinds = ("speech",)
@@ -100,6 +103,7 @@ class EspeakBackend(Backend[EspeakOptions]):
     requires_programs = ("espeak-ng",)
     install_hint = INSTALL_HINT
     thread_safe = True
+    phoneme_input = "espeak"  # [[k'aIp3]] in the text is spoken as those phonemes (a lexicon's phoneme entries)
 
     def voices(self) -> list[Voice]:
         return [v for v, _ in ESPEAK_CATALOGUE]
@@ -139,7 +143,9 @@ class EspeakBackend(Backend[EspeakOptions]):
         segs = text_segments(text, opts.sentence_pause, 400, english and opts.normalize_text)
         parts = []
         for k, seg in enumerate(segs):
-            parts.append(escape(seg.text))
+            # phoneme input ends at "]]" only where a space follows; a full stop left alone after it would be read
+            # out as "dot", so it goes (the pause after the piece is a <break> anyway)
+            parts.append(_PHONEME_END.sub("]] ", escape(seg.text)))
             if k < len(segs) - 1 and seg.pause > 0:
                 parts.append(f'<break time="{round(seg.pause / (opts.pace * speed) * 1000)}ms"/>')
         return "<speak>" + " ".join(parts) + "</speak>"

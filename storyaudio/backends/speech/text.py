@@ -341,8 +341,27 @@ def _abbreviation(m: re.Match) -> str:
     return m.group(0)
 
 
+#: espeak-style phoneme input (``[[k'aIp3]]``, what a lexicon's phonemes become): passed through untouched.
+_PHONEMES = re.compile(r"\[\[[^\[\]]*\]\]")
+_HELD = 0xE000  # private-use characters stand in for held phoneme spans while the text is rewritten
+
+
 def normalize(text: str) -> str:
-    """Rewrite written English as the words a reader would say. Idempotent on plain prose."""
+    """Rewrite written English as the words a reader would say. Idempotent on plain prose. Phoneme input in
+    double brackets (``[[k'aIp3]]``) is left exactly as written."""
+    held: list[str] = []
+
+    def hold(m: re.Match) -> str:
+        held.append(m.group(0))
+        return chr(_HELD + len(held) - 1)
+
+    t = _normalize(_PHONEMES.sub(hold, text[:]) if "[[" in text else text)
+    for i, span in enumerate(held):
+        t = t.replace(chr(_HELD + i), span)
+    return t
+
+
+def _normalize(text: str) -> str:
     t = text
     for a, b in _TYPOGRAPHY.items():
         t = t.replace(a, b)
