@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .atomic import atomic_path, atomic_write_text
+from .paths import cache_dir  # noqa: F401  (the cache folder; defined low, so fingerprint can find it too)
 from .backends.base import Clip
-
-
-def cache_dir() -> Path:
-    """``$STORYAUDIO_CACHE_DIR`` when set, else the user's cache directory."""
-    env = os.environ.get("STORYAUDIO_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("storyaudio")) / "clips"
 
 
 def clip_key(backend: str, version: str, options: dict[str, Any], event_fields: dict[str, Any],

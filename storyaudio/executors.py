@@ -112,17 +112,3 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
-
-
-def make_executor(kind: str, jobs: int = 2, address: str | None = None) -> Executor:
-    """The executor ``render --executor KIND`` asks for: ``local`` (threads here) or ``ray`` (a Ray cluster at
-    ``address``; a local one when None)."""
-    if kind == "local":
-        return LocalExecutor(jobs)
-    if kind == "ray":
-        from .cluster import RayExecutor
-
-        return RayExecutor(address)
-    from .errors import OptionError
-
-    raise OptionError(f"--executor {kind}: unknown executor. Use local (this machine) or ray (a Ray cluster).")

@@ -115,7 +115,7 @@ class _Memo:
 
     def _file(self) -> Path | None:
         try:
-            from .cache import cache_dir
+            from .paths import cache_dir
 
             return cache_dir() / "_code" / "imports.json"
         except Exception:  # noqa: BLE001 - no cache folder: no memo

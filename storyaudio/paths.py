@@ -37,3 +37,13 @@ def resolve_script_path(name: str, base_dir: str | os.PathLike, allowed: Iterabl
         raise UserError(f"{where}the {what} '{name}' does not exist (looked for {path}). Fix: check the name; "
                         f"relative paths start at the script's folder.")
     return path
+
+
+def cache_dir() -> Path:
+    """``$STORYAUDIO_CACHE_DIR`` when set, else the user's cache directory."""
+    env = os.environ.get("STORYAUDIO_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("storyaudio")) / "clips"

@@ -39,7 +39,7 @@ from .cache import ClipCache, clip_key
 from .casting import Character, cast_characters, find_voice, voice_listing
 from .columns.hooks import Hooks
 from .errors import BackendUnavailableError, OptionError, Problem, RenderError, ScriptError
-from .executors import Batch, Executor, LocalExecutor, make_executor
+from .executors import Batch, Executor, LocalExecutor
 from .fingerprint import code_fingerprint
 from .outdir import prepare as prepare_outdir
 from .paths import resolve_script_path, script_folder
@@ -320,6 +320,18 @@ def _prefetch(*modules: str) -> None:
                 return
 
     threading.Thread(target=load, name="storyaudio-prefetch", daemon=True).start()
+
+
+def make_executor(kind: str, jobs: int = 2, address: str | None = None) -> Executor:
+    """The executor ``render --executor KIND`` asks for: ``local`` (threads here) or ``ray`` (a Ray cluster at
+    ``address``; a local one when None)."""
+    if kind == "local":
+        return LocalExecutor(jobs)
+    if kind == "ray":
+        from .cluster import RayExecutor
+
+        return RayExecutor(address)
+    raise OptionError(f"--executor {kind}: unknown executor. Use local (this machine) or ray (a Ray cluster).")
 
 
 def _check_executor(config: RenderConfig, executor: Executor | None) -> None:

@@ -120,7 +120,7 @@ def render_all(scripts: Sequence[Path], outdirs: Sequence[Path], config, *, prog
     """Render every script into its folder with one executor (see the module docstring). Returns each
     script's outcome, in the order given; Ctrl-C stops them all."""
     from . import pipeline
-    from .executors import make_executor
+    from .pipeline import make_executor
 
     executor = make_executor(config.executor, config.jobs, config.ray_address)
     lines = Lines([s.stem for s in scripts], progress)

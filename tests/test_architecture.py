@@ -16,9 +16,10 @@ LAYERS = (
      "storyaudio.paths"),
     ("storyaudio.script", "storyaudio.backends.base", "storyaudio.timeline", "storyaudio.mix",
      "storyaudio.columns.base", "storyaudio.columns:"),  # "name:" = that module alone (the column registry)
-    ("storyaudio.backends", "storyaudio.casting", "storyaudio.cache", "storyaudio.plan", "storyaudio.columns"),
-    ("storyaudio.deliver", "storyaudio.writer", "storyaudio.outdir"),
-    ("storyaudio.pipeline", "storyaudio.executor"),
+    ("storyaudio.backends", "storyaudio.casting", "storyaudio.cache", "storyaudio.plan", "storyaudio.columns",
+     "storyaudio.executors", "storyaudio.cluster"),
+    ("storyaudio.deliver", "storyaudio.writer", "storyaudio.outdir", "storyaudio.reuse"),
+    ("storyaudio.pipeline", "storyaudio.renders"),
     ("storyaudio.cli", "storyaudio.cli_clipsonic", "storyaudio.studio", "storyaudio.__main__"),
 )
 

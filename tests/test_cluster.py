@@ -59,12 +59,13 @@ def test_backends(monkeypatch):
 
 
 def _files(out: Path) -> dict[str, bytes]:
-    """Every file a render wrote, by path; timeline.json without its timings (seconds differ run to run)."""
+    """Every file a render wrote, by path; timeline.json without its timings (seconds differ run to run). Hidden
+    files are left out: the manifest and the re-render record (.storyaudio-reuse/) hold file stamps."""
     import json
 
     got = {}
     for p in sorted(out.rglob("*")):
-        if p.is_file() and not p.name.startswith("."):
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts):
             data = p.read_bytes()
             if p.name == "timeline.json":
                 d = json.loads(data)

@@ -434,6 +434,7 @@ def test_rendered_clips_wait_for_placement_on_disk_not_in_memory(tmp_path):
     from storyaudio.backends import build_backend, get_backend_class
     from storyaudio.backends.base import Event as Ask
     from storyaudio.cache import ClipCache
+    from storyaudio.executors import LocalExecutor
     from storyaudio.pipeline import _ClipRenderer
 
     from storyaudio.columns.hooks import Hooks
@@ -443,14 +444,14 @@ def test_rendered_clips_wait_for_placement_on_disk_not_in_memory(tmp_path):
     script = Script.from_dict({"title": "t", "rows": [row(content=a.content) for a in asks]})
     hooks = Hooks(script, None, 48000, tmp_path)  # no extension columns in play
     for attempt in ("fresh", "cached"):
-        renderer = _ClipRenderer({"speech": tone}, ClipCache(tmp_path / "cache"), 48000, 2, lambda: None, hooks)
+        renderer = _ClipRenderer({"speech": tone}, ClipCache(tmp_path / "cache"), 48000, LocalExecutor(2), lambda: None, hooks)
         clips = renderer.run(asks)
         assert sorted(clips) == [1, 2, 3]
         assert sorted(renderer.rendered_rows if attempt == "fresh" else renderer.cached_rows) == [1, 2, 3]
         for clip in clips.values():
             assert _mapped(clip.audio) and not clip.audio.flags.writeable
             assert clip.seconds == pytest.approx(5 * 0.3)  # five words at the tone voice's 0.3 s a word
-    off = _ClipRenderer({"speech": tone}, ClipCache(tmp_path / "off", enabled=False), 48000, 2, lambda: None, hooks)
+    off = _ClipRenderer({"speech": tone}, ClipCache(tmp_path / "off", enabled=False), 48000, LocalExecutor(2), lambda: None, hooks)
     assert not _mapped(off.run(asks[:1])[1].audio)  # without a cache they stay in memory
 
 

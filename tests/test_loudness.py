@@ -237,7 +237,7 @@ def test_master_file_reads_and_writes_in_blocks(tmp_path):
 
 def test_limiter_state_carries_across_its_steps(monkeypatch):
     """Peaks on either side of the limiter's step boundaries are limited as with one long step."""
-    import storyaudio.mix.master as m
+    import storyaudio.mix.limiter as m
 
     sr = 48000
     x = band_noise(sr, 3.0, 60, 18000, 10) * np.float32(0.4)
@@ -272,7 +272,7 @@ def test_a_pass_knows_how_much_louder_more_gain_would_make_it():
 
 
 def test_release_can_resume_from_a_state():
-    from storyaudio.mix.master import _release
+    from storyaudio.mix.limiter import _release
 
     rng = np.random.default_rng(11)
     need = np.where(rng.random(3000) < 0.02, rng.uniform(0.2, 0.99, 3000), 1.0)

@@ -199,7 +199,7 @@ def test_ducking_depth_and_recovery():
 
 def test_limiter_release_is_a_decaying_peak_hold():
     """The vectorised release equals the recursion it stands for: g[i] = min(g[i], 1 - (1 - g[i-1]) * coef)."""
-    from storyaudio.mix.master import _release
+    from storyaudio.mix.limiter import _release
 
     rng = np.random.default_rng(5)
     need = np.where(rng.random(3000) < 0.02, rng.uniform(0.2, 0.99, 3000), 1.0)

@@ -197,3 +197,19 @@ def test_render_watch_renders_again_when_the_script_is_saved(tmp_path):
     assert "not valid JSON" in stderr and "stopped watching" in stderr
     assert json.loads((out / "script.json").read_text())["rows"][_row_of(edited, "glass")]["content"] == \
         "glass breaks on the floor"
+
+
+def test_edits_to_extension_columns_rerender_the_same_bytes_as_from_scratch(tmp_path):
+    """The script's extension columns change clips (Speed, Pitch), placement (Fade In) and the mixer's sources
+    (Pan): a re-render after editing them keeps what it can and still writes a render from scratch's bytes."""
+    before = story()
+    line = _row_of(before, " 4")
+    before["rows"][line]["speed"] = 1.25
+    before["rows"][_row_of(before, " 7")]["pan"] = -0.5
+    after = copy.deepcopy(before)
+    after["rows"][line]["speed"] = 0.8  # a slower line: a new clip, longer, everything after it moves
+    after["rows"][_row_of(after, " 7")]["pan"] = 0.6  # the same clip, panned the other way
+    after["rows"][_row_of(after, " 11")]["pitch"] = 3
+    after["rows"][_row_of(after, " 13")]["fade_in"] = 0.4
+    result = rerender(tmp_path, before, after)
+    assert 0 < result.reused["clips_kept"] < len(result.timeline.events)  # the untouched lines' files were kept

@@ -40,8 +40,6 @@ class File(Extension):
 
     def prepare(self, ctx):
         """Find every row's file (inside the allowed folders) and check soundfile can read it."""
-        import soundfile as sf
-
         problems = []
         for n, row in enumerate(ctx.script.rows, start=1):
             name = row.get("file")
@@ -52,6 +50,8 @@ class File(Extension):
             except UserError as exc:
                 problems.append(Problem(n, "file", str(exc)))
                 continue
+            import soundfile as sf  # only for a script that names files (validate stays light)
+
             try:
                 info = sf.info(str(path))
             except RuntimeError as exc:  # soundfile.LibsndfileError

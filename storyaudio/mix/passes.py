@@ -1,6 +1,6 @@
 """The mastering passes, step by step, with what a re-render needs to redo only part of them.
 
-A pass (:func:`run_pass`) walks the limiter's steps (:class:`~storyaudio.mix.master._Grid`); for each step it
+A pass (:func:`run_pass`) walks the limiter's steps (:class:`~storyaudio.mix.limiter._Grid`); for each step it
 computes the output, quantises it to what the file will hold, meters it (K-weighted energies between gating
 edges, the true peak of the points the step owns, the sample peak) and hands it to a sink. Everything a step
 computes depends on what it reads of the mix and on the state where it begins: the limiter's released gain,
@@ -182,7 +182,7 @@ def run_pass(src: AudioBlocks, sample_rate: int, key: tuple, sink: Sink, old: Pa
     """One pass (``key`` = (gain_db, limit, post, quantise)) over ``src`` into ``sink``: every step when ``old``
     is None or of another pass, else only the steps that must be recomputed (see the module docstring).
     ``env_step``: the picture's envelope bin in samples (0: none)."""
-    from .master import _Grid, _limit_step
+    from .limiter import _Grid, _limit_step
 
     gain_db, limit, post, quantised = key
     gain = 10 ** (gain_db / 20)
