@@ -9,6 +9,7 @@ tracks are.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from dataclasses import dataclass, field
@@ -257,6 +258,7 @@ def _mix_blocks(tracks: Sequence[Track], n_samples: int, target: Callable[[int, 
     view), yielding each block's bounds once it is complete."""
     readers: dict[int, _Reader] = {}  # opened when a source first plays, closed once it is past
     ordered = [sorted(t.sources, key=lambda s: s.start) for t in tracks]
+    live = [0] * len(tracks)  # per track: sources before this one have all ended (skipped without a look)
     scratch = np.empty(block * 2, dtype=np.float32)
     stereo = np.empty((block, 2), dtype=np.float32)
     track_buf = np.empty((block, 2), dtype=np.float32)
@@ -266,7 +268,11 @@ def _mix_blocks(tracks: Sequence[Track], n_samples: int, target: Callable[[int, 
             b = min(n_samples, a + block)
             out = target(a, b)
             duck_env = duck(a, b) if ducking else None
-            for track, sources in zip(tracks, ordered):
+            for t, (track, sources) in enumerate(zip(tracks, ordered)):
+                first = live[t]
+                while first < len(sources) and sources[first].end <= a:
+                    first += 1
+                live[t] = first
                 stem = stem_writers.get(track.name) if stem_writers is not None else None
                 if isinstance(stem, _Positioned):
                     stem.at = a
@@ -274,7 +280,7 @@ def _mix_blocks(tracks: Sequence[Track], n_samples: int, target: Callable[[int, 
                 if stem is not None:
                     dst = track_buf[: b - a]
                     dst.fill(0.0)
-                for src in sources:
+                for src in itertools.islice(sources, first, None):
                     if src.start >= b:
                         break
                     if src.end <= a:
