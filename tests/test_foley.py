@@ -122,6 +122,7 @@ def _max_repeat_correlation(x: np.ndarray, sr: int, win_s: float = 0.75) -> floa
     return best
 
 
+@pytest.mark.slow  # ~4 s of long beds; the recipes' other checks stay in `make test`
 def test_beds_never_repeat(backend, lib):
     beds = [r for r in lib.RECIPES.values() if r.kind == "bed"]
     for r in beds:

@@ -97,6 +97,7 @@ def test_a_line_of_another_length_keeps_what_comes_before_it(tmp_path):
     assert result.loudness.gain_db == pytest.approx(-0.35) and redone == [8] and steps == 26  # the last 8 steps
 
 
+@pytest.mark.slow  # a chain of five re-renders (~11 s); the single edits below stay in `make test`
 def test_edits_one_after_another_give_the_same_bytes_as_renders_from_scratch(tmp_path):
     """The first line, the last line, a line made louder, a bed's description, then nothing at all: each
     re-render starts from the one before, and each matches a render from scratch (the picture too)."""
@@ -130,8 +131,9 @@ def test_a_new_mastering_gain_masters_everything_again_and_still_matches(tmp_pat
     assert redone[-1] == steps
 
 
-@pytest.mark.parametrize("settings", [{"stems": False, "ducking": False}, {"preset": "ebu-r128"},
-                                      {"preset": "none", "sample_rate": 44100}])
+@pytest.mark.parametrize("settings", [{"stems": False, "ducking": False},
+                                      pytest.param({"preset": "ebu-r128"}, marks=pytest.mark.slow),
+                                      pytest.param({"preset": "none", "sample_rate": 44100}, marks=pytest.mark.slow)])
 def test_other_settings_re_render_to_the_same_bytes(tmp_path, settings):
     before = story()
     after = copy.deepcopy(before)
