@@ -86,6 +86,10 @@ class WriterError(UserError):
     """The writer could not get a valid script from the LLM (after repair turns), or the endpoint failed."""
 
 
+class DiskFullError(UserError):
+    """The disk holding the output folder filled up while the render wrote its files (nothing was moved in)."""
+
+
 class RenderError(StoryAudioError):
     """A backend failed while rendering one row."""
 

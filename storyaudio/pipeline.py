@@ -38,7 +38,7 @@ from .backends.base import Event as BackendEvent
 from .cache import ClipCache, clip_key
 from .casting import Character, cast_characters, find_voice, voice_listing
 from .columns.hooks import Hooks
-from .errors import BackendUnavailableError, OptionError, Problem, RenderError, ScriptError
+from .errors import BackendUnavailableError, DiskFullError, OptionError, Problem, RenderError, ScriptError
 from .executors import Batch, Executor, LocalExecutor
 from .fingerprint import code_fingerprint
 from .outdir import prepare as prepare_outdir
@@ -226,8 +226,11 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         stages.end()
         files["timeline.json"] = deliver.write_json(staging / "timeline.json",
                                                     deliver.timeline_dict(timeline, rendered, stages.timings))
-    except BaseException:
+    except BaseException as exc:
+        full = _disk_full(exc, staging, outdir)  # asked before the partial files go
         stage.abort()
+        if full is not None:
+            raise full from exc
         raise
     finally:
         stages.close()
@@ -332,6 +335,32 @@ def make_executor(kind: str, jobs: int = 2, address: str | None = None) -> Execu
 
         return RayExecutor(address)
     raise OptionError(f"--executor {kind}: unknown executor. Use local (this machine) or ray (a Ray cluster).")
+
+
+#: Free bytes under which a write error from libsndfile (which says only "System error") is taken for a full
+#: disk.
+_NEARLY_FULL = 64 << 20
+
+
+def _disk_full(exc: BaseException, staging: Path, outdir: Path) -> DiskFullError | None:
+    """A clear error for a render that filled its disk (``exc`` from writing into ``staging``), else None."""
+    import errno
+    import shutil
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        pass
+    elif isinstance(exc, RuntimeError) and type(exc).__name__ == "LibsndfileError":
+        try:
+            if shutil.disk_usage(staging).free >= _NEARLY_FULL:
+                return None
+        except OSError:
+            return None
+    else:
+        return None
+    return DiskFullError(
+        f"the disk holding {outdir} is full: the render's files did not fit (nothing was changed there). Free "
+        "some space or render into a folder on another disk with -o; --no-stems leaves out the per-track WAVs "
+        "(a long piece's largest files: each is as large as the mix in 32-bit float).")
 
 
 def _check_executor(config: RenderConfig, executor: Executor | None) -> None:

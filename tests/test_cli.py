@@ -388,3 +388,35 @@ def test_quiet_prints_nothing_and_writes_nothing_outside_the_output_and_cache(tm
     assert [p.name for p in home.iterdir()] == []  # no ~/.config/matplotlib, no ~/.cache/Microsoft/...
     assert [p.name for p in work.iterdir()] == ["out"]
     assert (work / "out" / "timeline.png").is_file()
+
+
+@pytest.mark.parametrize("how", ["ENOSPC", "libsndfile"])
+def test_a_full_disk_is_one_line_exit_2_and_the_previous_render_stays(tmp_path, capsys, monkeypatch, how):
+    """The disk filling up while the mix is written (an OSError with ENOSPC, or libsndfile's bare "System
+    error" with the disk nearly full) is one line naming the folder and the fixes, not a traceback."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    import soundfile
+
+    import storyaudio.mix.mixer as mixer
+
+    out = tmp_path / "out"
+    assert _render(tmp_path, out) == 0
+    before = _snapshot(out)
+
+    def full(*args, **kwargs):
+        if how == "ENOSPC":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise soundfile.LibsndfileError(2, "Error writing: ")  # what a full disk looks like through libsndfile
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(mixer, "mix_to_file", full)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 << 30, (10 << 30) - (1 << 20), 1 << 20))
+    capsys.readouterr()
+    assert _render(tmp_path, out, "--no-reuse", "--seed", "7") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"the disk holding {out} is full" in err and "--no-stems" in err and "-o" in err
+    assert _snapshot(out) == before
