@@ -58,7 +58,10 @@ if TYPE_CHECKING:  # render's machinery (mixing, mastering, delivery) is importe
 #: each clip is ready during "clips" (total: every row's clip, cached ones included).
 Progress = Callable[[str, int, int], None]
 STAGES = ("plan", "clips", "mix", "master", "deliver")
-#: The highest sample peak a clip is normalised to (dBFS): loudness normalisation never pushes a clip past it.
+#: The highest sample peak a sound effect is normalised to (dBFS): loudness normalisation never pushes one past
+#: it. Speech and music are brought to their row's loudness whatever their peaks (the master's limiter holds
+#: those: a voice's plosives at -15 LUFS can peak a few dB over full scale, and capping them made speech sit up
+#: to 6 dB under its row's volume against the beds).
 CLIP_PEAK_DBFS = -1.0
 
 
@@ -732,9 +735,9 @@ class _ClipFiles:
                 self.cache.put_gain(key, n, target, gain)
             # An impulsive sound (a slam, a gunshot) measured over its slot is quiet for its peak: brought to the
             # row's loudness it could peak far over full scale, and the master's limiter would then duck the whole
-            # mix under it. Its gain stops where its peak reaches CLIP_PEAK_DBFS; the loudness it falls short by
-            # shows in gain_db.
-            peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+            # mix under it. A sound effect's gain stops where its peak reaches CLIP_PEAK_DBFS; the loudness it
+            # falls short by shows in gain_db.
+            peak = float(np.max(np.abs(audio))) if audio.size and ev.audio_type == "sound_effect" else 0.0
             if peak > 0:
                 gain = min(gain, 10 ** (CLIP_PEAK_DBFS / 20) / peak)
             deliver.write_wav(self.folder / name, (audio * np.float32(gain)).astype(np.float32), self.sr,

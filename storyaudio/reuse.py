@@ -55,11 +55,11 @@ def _digest(obj: Any) -> str:
 
 
 def code_version() -> str:
-    """The code that decides what reuse keeps (mixing, mastering, measuring, this module): a record left by
-    other code is not trusted."""
+    """The code that decides what reuse keeps (mixing, mastering, measuring, this module) and how clip files
+    are made (the pipeline: fit, loudness, peak ceiling): a record left by other code is not trusted."""
     from .fingerprint import code_fingerprint
 
-    return code_fingerprint(__name__)
+    return code_fingerprint(__name__) + code_fingerprint("storyaudio.pipeline")
 
 
 def _stamp(path: Path) -> list[int] | None:

@@ -266,6 +266,35 @@ def test_normalising_an_impulsive_clip_stops_at_its_peak_ceiling(tmp_path, monke
     assert result.loudness.passed
 
 
+class PlosiveSpeech(Backend):
+    """A voice whose plosives peak far above its loudness (as espeak's do): a quiet hum with a click a second."""
+
+    name = "plosive"
+    kinds = ("speech",)
+
+    def render(self, event, sample_rate):
+        n = round(len(event.content.split()) * 0.4 * sample_rate)
+        t = np.arange(n) / sample_rate
+        audio = (0.01 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)[None]
+        audio[0, ::sample_rate] = 0.6
+        return Clip(audio, sample_rate, "plosives")
+
+
+def test_speech_reaches_its_row_loudness_whatever_its_peaks(tmp_path, monkeypatch):
+    """The peak ceiling is the sound effects' alone: a line whose plosives would peak over full scale at its
+    row's loudness still gets that loudness (the master's limiter holds the peaks)."""
+    monkeypatch.setitem(registry.BUILTIN, "plosive", "test_render:PlosiveSpeech")
+    result = render(scene(), tmp_path / "p", RenderConfig(use={**TONE, "speech": "plosive"}, stems=False,
+                                                          picture=False))
+    lines = [e for e in result.timeline.events if e.audio_type == "speech"]
+    assert lines
+    for e in lines:
+        clip, sr = sf.read(tmp_path / "p" / result.clips[e.row].clip_file, dtype="float32", always_2d=True)
+        assert integrated_loudness(clip.T, sr) == pytest.approx(e.target_lufs, abs=0.1)
+        assert 20 * np.log10(np.abs(clip).max()) > 0  # over full scale in the float clip, as asked
+    assert result.loudness.passed and result.loudness.true_peak_dbtp <= -1.0
+
+
 def test_bad_clips_are_not_cached(tmp_path, extra_backends):
     broken = scene()
     broken["rows"][5]["content"] = "door NAN"
