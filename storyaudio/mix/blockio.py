@@ -146,30 +146,41 @@ def open_for_writing(path: str | os.PathLike, sample_rate: int, channels: int, s
     return fh
 
 
+def _wav_layout(fh, path) -> tuple[bytes, int | None, int]:
+    """Walk a WAV file's chunks from the start of ``fh``: its ``fmt `` body, where the ``fact`` chunk's frame
+    count sits (None: no such chunk), and where the ``data`` chunk's header begins (``fh`` is left after it)."""
+    import struct
+
+    head = fh.read(12)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        raise ValueError(f"{path} is not a RIFF WAVE file")
+    fmt, fact = None, None
+    while True:
+        at = fh.tell()
+        chunk = fh.read(8)
+        if len(chunk) < 8:
+            raise ValueError(f"{path} has no data chunk")
+        cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        if cid == b"data":
+            if fmt is None:
+                raise ValueError(f"{path} has its data before its format")
+            return fmt, fact, at
+        if cid == b"fmt ":
+            fmt = fh.read(size + (size % 2))
+            continue
+        if cid == b"fact":
+            fact = at + 8
+        fh.seek(size + (size % 2), 1)
+
+
 def data_offset(path: str | os.PathLike) -> tuple[int, int]:
     """Where the samples of a WAV file begin (bytes) and the bytes of one sample (3 for 24-bit, 4 for
     float): what a re-render needs to write new samples over part of a copy of the file."""
     import struct
 
     with open(path, "rb") as fh:
-        head = fh.read(12)
-        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            raise ValueError(f"{path} is not a RIFF WAVE file")
-        width = None
-        while True:
-            chunk = fh.read(8)
-            if len(chunk) < 8:
-                raise ValueError(f"{path} has no data chunk")
-            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if cid == b"fmt ":
-                body = fh.read(size + (size % 2))
-                width = struct.unpack("<H", body[14:16])[0] // 8
-            elif cid == b"data":
-                if width is None:
-                    raise ValueError(f"{path} has its data before its format")
-                return fh.tell(), width
-            else:
-                fh.seek(size + (size % 2), 1)
+        fmt, _, at = _wav_layout(fh, path)
+        return at + 8, struct.unpack("<H", fmt[14:16])[0] // 8
 
 
 def resize_wav(path: str | os.PathLike, frames: int) -> None:
@@ -179,37 +190,16 @@ def resize_wav(path: str | os.PathLike, frames: int) -> None:
     import struct
 
     with open(path, "r+b") as fh:
-        head = fh.read(12)
-        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            raise ValueError(f"{path} is not a RIFF WAVE file")
-        fact, frame_bytes = None, None
-        while True:
-            at = fh.tell()
-            chunk = fh.read(8)
-            if len(chunk) < 8:
-                raise ValueError(f"{path} has no data chunk")
-            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if cid == b"fmt ":
-                body = fh.read(size + (size % 2))
-                frame_bytes = struct.unpack("<H", body[12:14])[0]  # block align: bytes per frame
-            elif cid == b"fact":
-                fact = at + 8
-                fh.seek(size + (size % 2), 1)
-            elif cid == b"data":
-                if frame_bytes is None:
-                    raise ValueError(f"{path} has its data before its format")
-                size = frames * frame_bytes
-                fh.truncate(at + 8 + size)
-                fh.seek(at + 4)
-                fh.write(struct.pack("<I", size))
-                if fact is not None:
-                    fh.seek(fact)
-                    fh.write(struct.pack("<I", frames))
-                fh.seek(4)
-                fh.write(struct.pack("<I", at + 8 + size - 8))
-                return
-            else:
-                fh.seek(size + (size % 2), 1)
+        fmt, fact, at = _wav_layout(fh, path)
+        size = frames * struct.unpack("<H", fmt[12:14])[0]  # block align: bytes per frame
+        fh.truncate(at + 8 + size)
+        fh.seek(at + 4)
+        fh.write(struct.pack("<I", size))
+        if fact is not None:
+            fh.seek(fact)
+            fh.write(struct.pack("<I", frames))
+        fh.seek(4)
+        fh.write(struct.pack("<I", at + 8 + size - 8))
 
 
 def encode_frames(x: np.ndarray, subtype: str) -> bytes:
