@@ -159,7 +159,8 @@ def glob_escape(text: str) -> str:
 def _interrupts_deferred() -> Iterator[None]:
     """Hold Ctrl-C while files are being moved, so the folder is never left half old, half new; the
     interrupt is raised as soon as the move is done."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (
+            None, signal.SIG_IGN):  # not ours to handle, or ignored (a background job): leave it as it is
         yield
         return
     caught: list[int] = []

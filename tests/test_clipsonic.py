@@ -323,6 +323,7 @@ def test_an_untuned_learning_set_is_learned_within_eight_minutes(tmp_path, class
 
 
 # -- the HiFi-GAN vocoder ----------------------------------------------------------------------------------
+@pytest.mark.slow  # ~4 s of vocoder fine-tuning; train -> generate in every query mode stays in `make test`
 def test_a_given_hifigan_is_fine_tuned_stored_and_voices_the_mels(world, trained, tmp_path, capsys):
     from safetensors.numpy import load_file
 

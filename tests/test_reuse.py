@@ -141,6 +141,7 @@ def test_other_settings_re_render_to_the_same_bytes(tmp_path, settings):
     rerender(tmp_path, before, after, **settings)
 
 
+@pytest.mark.slow  # ~4 s: five renders; the other reuse checks stay in `make test`
 def test_a_record_of_other_settings_or_of_files_changed_since_is_not_trusted(tmp_path):
     script = story()
     out = tmp_path / "out"
@@ -169,7 +170,11 @@ def test_render_watch_renders_again_when_the_script_is_saved(tmp_path):
     script.write_text(json.dumps(story()))
     args = [a for kind, name in TONE.items() for a in ("--use", f"{kind}={name}")]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    proc = subprocess.Popen([sys.executable, "-m", "storyaudio", "render", str(script), "-o", str(out), "--watch",
+    # Ctrl-C as in a terminal, even if our parent ignores it (a shell's background job starts with SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler)
+    code = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "from storyaudio.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, "render", str(script), "-o", str(out), "--watch",
                              "--no-picture", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
     def wait_for(check, seconds=60.0):

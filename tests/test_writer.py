@@ -52,6 +52,15 @@ def _broken() -> dict:
     return data
 
 
+@pytest.fixture(autouse=True)
+def _quick_retries(monkeypatch):
+    """Retries wait 10 ms here, not the half second and second a real server gets (the waits are not what
+    these tests check; the number of tries is)."""
+    from storyaudio.writer import providers
+
+    monkeypatch.setattr(providers, "RETRY_BASE_SECONDS", 0.01)
+
+
 @dataclass
 class Raw:
     """A responder's answer sent as it is: any status, content type and body."""

@@ -66,6 +66,8 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 _SECRET_PARAM = re.compile(r"key|token|secret|passw|auth|sig|credential", re.IGNORECASE)
 #: Chat requests retried after a rate limit, a server error or a dropped connection (never after a timeout).
 RETRIES = 2
+#: Seconds before the first retry (then doubled each time), unless the server says how long (Retry-After).
+RETRY_BASE_SECONDS = 0.5
 #: A Retry-After longer than this is not waited for: the error is reported instead.
 MAX_RETRY_AFTER = 60.0
 
@@ -335,7 +337,7 @@ def _retry_delay(exc: Exception, attempt: int) -> float | None:
             seconds = None
         if seconds is not None:
             return seconds if 0 <= seconds <= MAX_RETRY_AFTER else None
-    return 0.5 * 2 ** attempt
+    return RETRY_BASE_SECONDS * 2 ** attempt
 
 
 _LLAMA_CACHE: dict[tuple[str, int], Any] = {}
