@@ -292,6 +292,8 @@ def test_ctrl_c_while_the_files_are_moved_in_waits_for_the_move(tmp_path, monkey
         (stage.path / name).parent.mkdir(parents=True, exist_ok=True)
         (stage.path / name).write_text(f"new {name}")
     real_replace, sent = os.replace, []
+    # Ctrl-C handled as in a terminal, even when this test runs with it ignored (a background job)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def replace_then_ctrl_c(src, dst):  # Ctrl-C arrives as the first file is moved in
         if not sent:
@@ -300,8 +302,11 @@ def test_ctrl_c_while_the_files_are_moved_in_waits_for_the_move(tmp_path, monkey
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", replace_then_ctrl_c)
-    with pytest.raises(KeyboardInterrupt):
-        stage.commit()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            stage.commit()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     monkeypatch.undo()
     assert not stage.path.exists()
     assert sorted(_snapshot(out)) == sorted(["mix.wav", "timeline.json", "clips/row001-speech.wav", MANIFEST])
