@@ -95,6 +95,7 @@ def test_ray_renders_the_same_bytes_as_the_local_executor(cluster, tmp_path):
     assert [k for k in a if a[k] != b[k]] == []
 
 
+@pytest.mark.slow  # a worker killed and replaced (2-4 s); CI runs it (make test-slow)
 def test_a_killed_worker_is_retried_once_and_the_render_matches(cluster, tmp_path, test_backends):
     from storyaudio.cluster import RayExecutor
 
@@ -121,6 +122,7 @@ def test_a_killed_worker_is_retried_once_and_the_render_matches(cluster, tmp_pat
     assert _files(tmp_path / "ray") == _files(tmp_path / "local") and local.loudness == on_ray.loudness
 
 
+@pytest.mark.slow  # a worker killed and replaced (2-4 s); CI runs it (make test-slow)
 def test_a_worker_dying_twice_is_that_rows_error_and_nothing_is_written(cluster, tmp_path, test_backends):
     out = tmp_path / "show"
     script = {"title": "Crash", "rows": [row(content="fine"), row(content="this one will CRASH"),

@@ -120,6 +120,7 @@ def test_edits_one_after_another_give_the_same_bytes_as_renders_from_scratch(tmp
     assert result.reused["clips_kept"] == len(result.timeline.events)
 
 
+@pytest.mark.slow  # ~2.5 s; CI runs it (make test-slow)
 def test_a_new_mastering_gain_masters_everything_again_and_still_matches(tmp_path):
     before = story()
     after = copy.deepcopy(before)
