@@ -350,15 +350,15 @@ def _disk_full(exc: BaseException, staging: Path, outdir: Path) -> DiskFullError
     import errno
     import shutil
 
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        pass
-    elif isinstance(exc, RuntimeError) and type(exc).__name__ == "LibsndfileError":
+    def nearly_full() -> bool:
         try:
-            if shutil.disk_usage(staging).free >= _NEARLY_FULL:
-                return None
+            return shutil.disk_usage(staging).free < _NEARLY_FULL
         except OSError:
-            return None
-    else:
+            return False
+
+    enospc = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+    libsndfile = isinstance(exc, RuntimeError) and type(exc).__name__ == "LibsndfileError"
+    if not (enospc or (libsndfile and nearly_full())):
         return None
     return DiskFullError(
         f"the disk holding {outdir} is full: the render's files did not fit (nothing was changed there). Free "

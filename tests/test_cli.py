@@ -61,7 +61,7 @@ class WarnBackend(ToneBackend):
 
 
 @pytest.fixture
-def test_backends(monkeypatch):
+def fake_backends(monkeypatch):
     for name, cls in (("silent", "SilentBackend"), ("warn", "WarnBackend"), ("slow", "SlowBackend")):
         monkeypatch.setitem(registry.BUILTIN, name, f"test_cli:{cls}")
 
@@ -154,7 +154,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_ctrl_c_during_a_render_exits_130_and_keeps_the_previous_output(tmp_path, monkeypatch, test_backends):
+def test_ctrl_c_during_a_render_exits_130_and_keeps_the_previous_output(tmp_path, monkeypatch, fake_backends):
     rows = [row(character="Ann", content=f"line number {i}") for i in range(24)]
     script = _script(tmp_path, rows)
     out = tmp_path / "out"
@@ -317,7 +317,7 @@ def test_ctrl_c_while_the_files_are_moved_in_waits_for_the_move(tmp_path, monkey
 
 # -- warnings, loudness, timings --------------------------------------------------------------------------------
 
-def test_validate_agrees_with_render_and_prints_warnings(tmp_path, capsys, test_backends):
+def test_validate_agrees_with_render_and_prints_warnings(tmp_path, capsys, fake_backends):
     pinned = _script(tmp_path, cast=[{"name": "Ann", "description": None, "voice": "nobody"}])
     assert main(["validate", str(pinned), *USE_TONE]) == 2  # render would refuse the pinned voice
     assert "nobody" in capsys.readouterr().err
@@ -336,7 +336,7 @@ def test_validate_agrees_with_render_and_prints_warnings(tmp_path, capsys, test_
     assert capsys.readouterr() == ("", "")
 
 
-def test_a_master_that_misses_its_preset_warns_and_strict_loudness_exits_3(tmp_path, capsys, test_backends):
+def test_a_master_that_misses_its_preset_warns_and_strict_loudness_exits_3(tmp_path, capsys, fake_backends):
     script = _script(tmp_path, [row("sound_effect", content="nothing", duration=2)])
     out = tmp_path / "out"
     assert main(["render", str(script), "-o", str(out), "--use", "sound_effect=silent"]) == 0

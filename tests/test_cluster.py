@@ -53,7 +53,7 @@ def cluster():
 
 
 @pytest.fixture
-def test_backends(monkeypatch):
+def fake_backends(monkeypatch):
     monkeypatch.setitem(registry.BUILTIN, "crash", "test_cluster:CrashBackend")
     monkeypatch.setitem(registry.BUILTIN, "slow-tone", "test_cluster:SlowToneBackend")
 
@@ -96,7 +96,7 @@ def test_ray_renders_the_same_bytes_as_the_local_executor(cluster, tmp_path):
 
 
 @pytest.mark.slow  # a worker killed and replaced (2-4 s); CI runs it (make test-slow)
-def test_a_killed_worker_is_retried_once_and_the_render_matches(cluster, tmp_path, test_backends):
+def test_a_killed_worker_is_retried_once_and_the_render_matches(cluster, tmp_path, fake_backends):
     from storyaudio.cluster import RayExecutor
 
     script = {"title": "Kill", "rows": [row(content=f"line {i}") for i in range(6)]}
@@ -123,7 +123,7 @@ def test_a_killed_worker_is_retried_once_and_the_render_matches(cluster, tmp_pat
 
 
 @pytest.mark.slow  # a worker killed and replaced (2-4 s); CI runs it (make test-slow)
-def test_a_worker_dying_twice_is_that_rows_error_and_nothing_is_written(cluster, tmp_path, test_backends):
+def test_a_worker_dying_twice_is_that_rows_error_and_nothing_is_written(cluster, tmp_path, fake_backends):
     out = tmp_path / "show"
     script = {"title": "Crash", "rows": [row(content="fine"), row(content="this one will CRASH"),
                                          row(content="fine too")]}
