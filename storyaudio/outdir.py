@@ -38,8 +38,9 @@ _IGNORED = {".DS_Store", "Thumbs.db", "desktop.ini"}
 _LEGACY = re.compile(r"(mix\.wav|mix\.mp3|script\.json|timeline\.json|timeline\.png|subtitles\.srt|subtitles\.vtt"
                      r"|labels\.txt|loudness\.json|clips/row\d+-[a-z_]+\.wav|stems/[^/]+\.wav"
                      r"|\.storyaudio-reuse/(state\.json|master\.npz))")  # (and a re-render's record, by name)
-#: Leftovers of the old per-folder swap inside OUTDIR (``.clips.old-PID``).
-_OLD_INSIDE = re.compile(r"\.(clips|stems)\.old-\d+")
+#: Leftovers inside OUTDIR of a commit cut short: files moved aside (``.replaced.old-PID``), and the old
+#: per-folder swap's ``.clips.old-PID``.
+_OLD_INSIDE = re.compile(r"\.(clips|stems|replaced)\.old-\d+")
 _SHOWN = 5
 
 
@@ -193,10 +194,17 @@ class Staging:
             outdir.mkdir(parents=True, exist_ok=True)
             old = _ours(outdir, _files(outdir))
             _write_manifest(outdir, old | new)  # a crash from here on leaves nothing unaccounted for
-            for rel in sorted(new):
+            # Each file the last render left is moved aside before its successor moves in, rather than
+            # replaced: ext4 writes a file out at once when it is renamed over another (its "auto_da_alloc"
+            # safeguard), which cost a re-render of a 10-minute piece 1.4 s of its 13.8 (stems are large).
+            aside = outdir / f".replaced.old-{os.getpid()}"
+            for n, rel in enumerate(sorted(new)):
                 target = outdir / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / rel, target)
+                if target.is_file() and not target.is_symlink():
+                    aside.mkdir(exist_ok=True)
+                    os.rename(target, aside / str(n))
+                os.rename(staging / rel, target)
             for rel in sorted(old - new):
                 _remove(outdir, rel)
             for leftover in outdir.iterdir():

@@ -762,7 +762,7 @@ def _mix(plan: reuse.MixPlan, previous: reuse.Previous | None, staging: Path,
     stems/ alongside; a re-render mixes on demand only where mastering reads (:class:`reuse.MixSource`), and
     links or patches the stems."""
     from . import reuse
-    from .mix.blockio import open_for_writing
+    from .mix.blockio import SparseStem
     from .mix.mixer import mix_to_file
 
     changed = plan.changed(previous)
@@ -771,7 +771,7 @@ def _mix(plan: reuse.MixPlan, previous: reuse.Previous | None, staging: Path,
         writers = {}
         if config.stems:
             (staging / "stems").mkdir()
-            writers = {t.name: open_for_writing(staging / "stems" / f"{t.name}.wav", sr, 2) for t in plan.tracks}
+            writers = {t.name: SparseStem(staging / "stems" / f"{t.name}.wav", plan.frames, sr) for t in plan.tracks}
         try:
             path = mix_to_file(plan.tracks, plan.frames, staging / ".mix.npy", sr, plan.duck,
                                writers if config.stems else None)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from .mix.blockio import AudioBlocks, data_offset, encode_frames, open_for_writing, resize_wav
+from .mix.blockio import AudioBlocks, SparseStem, copy_data, data_offset
 from .mix.master import MasterState
 from .mix.mixer import Source, Track, ducking_envelope, mix_range
 from .mix.passes import PassRecord, SourceRecord
@@ -287,12 +287,13 @@ class MixSource(AudioBlocks):
 
 def write_stems(plan: MixPlan, previous: Previous, folder: Path, source: MixSource) -> list[str]:
     """stems/ of a re-render: a track whose every block is unchanged is linked from the last render; one with
-    changed blocks is a copy of its old stem (resized if the piece's length changed) with those blocks written
-    anew; a new track is written whole. The blocks are mixed once, all tracks together, into ``source`` too
-    (mastering then reads them from there). Returns the stems written anew."""
+    changed blocks is made anew at the piece's length, with its unchanged blocks copied from its old stem (its
+    holes skipped: see :class:`~storyaudio.mix.blockio.SparseStem`) and its changed blocks mixed; a new track
+    is mixed whole. The blocks are mixed once, all tracks together, into ``source`` too (mastering then reads
+    them from there). Returns the stems written anew."""
     folder.mkdir(exist_ok=True)
     count = -(-plan.frames // BLOCK)
-    patches: dict[str, tuple[Any, int, int, set[int]]] = {}
+    patches: dict[str, tuple[SparseStem, set[int]]] = {}
     try:
         for track in plan.tracks:
             dst = folder / f"{track.name}.wav"
@@ -301,29 +302,44 @@ def write_stems(plan: MixPlan, previous: Previous, folder: Path, source: MixSour
             if blocks is not None and not blocks:
                 link_or_copy(old, dst)
                 continue
-            if blocks is None:  # a new track: silence the piece's length, every block written below
-                with open_for_writing(dst, plan.sample_rate, 2) as fh:
-                    silence = np.zeros((BLOCK, 2), np.float32)
-                    for a in range(0, plan.frames, BLOCK):
-                        fh.write(silence[: min(BLOCK, plan.frames - a)])
+            stem = SparseStem(dst, plan.frames, plan.sample_rate)
+            if blocks is None:  # a new track: every block mixed below
                 blocks = list(range(count))
-            else:
-                shutil.copyfile(old, dst)
-                resize_wav(dst, plan.frames)  # another length: every block past the shorter end is redone
-            offset, width = data_offset(dst)
-            patches[track.name] = (open(dst, "r+b"), offset, width, set(blocks))
+            else:  # the blocks both lengths share and this render did not change: the old stem's bytes
+                changed = set(blocks)  # every block past the shorter end among them
+                kept = [j for j in range(count) if j not in changed]
+                old_offset, width = data_offset(old)
+                frame = width * 2
+                copy_data(old, dst, _byte_runs(kept, old_offset, stem.offset, frame, plan.frames))
+            patches[track.name] = (stem, set(blocks))
 
         def put(name: str, lo: int, hi: int, frames: np.ndarray) -> None:
             patch = patches.get(name)
-            if patch is not None and lo // BLOCK in patch[3]:
-                patch[0].seek(patch[1] + lo * 2 * patch[2])
-                patch[0].write(encode_frames(frames.T, "FLOAT"))
+            if patch is not None and lo // BLOCK in patch[1]:
+                patch[0].at = lo
+                patch[0].write(frames)  # silence stays a hole (the block was not copied: it reads as zeros)
 
-        source.prefill(sorted(set().union(*(p[3] for p in patches.values()))), put)
+        source.prefill(sorted(set().union(*(p[1] for p in patches.values()))), put)
     finally:
-        for fh, *_ in patches.values():
-            fh.close()
+        for stem, _ in patches.values():
+            stem.close()
     return list(patches)
+
+
+def _byte_runs(blocks: Sequence[int], old_offset: int, new_offset: int, frame: int,
+               frames: int) -> list[tuple[int, int]]:
+    """The byte ranges of runs of ``blocks`` (of :data:`BLOCK` frames) in a stem whose samples start at
+    ``new_offset`` (the old stem's at ``old_offset``: the same layout, so the same place)."""
+    if old_offset != new_offset:
+        raise ValueError("stems of another layout")  # never: both are float32 WAVs libsndfile's header starts
+    runs: list[tuple[int, int]] = []
+    for j in blocks:
+        a, b = new_offset + j * BLOCK * frame, new_offset + min(frames, (j + 1) * BLOCK) * frame
+        if runs and runs[-1][1] == a:
+            runs[-1] = (runs[-1][0], b)
+        else:
+            runs.append((a, b))
+    return runs
 
 
 # -- the mastering record, as arrays ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterable, Iterator, Union
 
 import numpy as np
 
@@ -200,6 +200,72 @@ def resize_wav(path: str | os.PathLike, frames: int) -> None:
             fh.write(struct.pack("<I", frames))
         fh.seek(4)
         fh.write(struct.pack("<I", at + 8 + size - 8))
+
+
+class SparseStem:
+    """A float32 WAV of a known length written block by block in order, where blocks of pure silence are
+    not written at all: the file is made its full length first (a sparse file, whose unwritten ranges read
+    back as zeros, i.e. 0.0 samples), and only blocks holding sound are written into it. The bytes read are
+    those a plain writer gives; a stem (one speaker's lines, a few stings) is mostly silence, so it costs a
+    fraction of the disk and of the writing. ``write(frames)`` takes interleaved frames ``(m, channels)``."""
+
+    def __init__(self, path: str | os.PathLike, frames: int, sample_rate: int, channels: int = 2):
+        self.path = Path(path)
+        open_for_writing(self.path, sample_rate, channels).close()  # the header libsndfile writes
+        resize_wav(self.path, frames)  # ... for this length; the samples a hole for now
+        self.offset, width = data_offset(self.path)
+        self.frame_bytes = width * channels
+        self.at = 0
+        self._fh = open(self.path, "r+b")
+
+    def write(self, frames: np.ndarray) -> None:
+        if frames.any():  # a sum of sources started from +0.0 is never -0.0: all-false means all +0.0
+            self._fh.seek(self.offset + self.at * self.frame_bytes)
+            self._fh.write(np.ascontiguousarray(frames, dtype="<f4").tobytes())
+        self.at += frames.shape[0]
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def copy_data(src: str | os.PathLike, dst: str | os.PathLike, ranges: Iterable[tuple[int, int]]) -> None:
+    """Copy the bytes ``[a, b)`` of each of ``ranges`` from ``src`` to the same place in ``dst`` (which
+    exists and is long enough), skipping the holes of a sparse ``src`` (they stay holes in ``dst``, and read
+    as zeros in both). The kernel copies (``copy_file_range``) where it can."""
+    with open(src, "rb") as fi, open(dst, "r+b") as fo:
+        fdi, fdo = fi.fileno(), fo.fileno()
+        for a, b in ranges:
+            pos = a
+            while pos < b:
+                try:
+                    start = os.lseek(fdi, pos, os.SEEK_DATA)
+                except OSError:  # ENXIO: nothing but holes from here on
+                    break
+                if start >= b:
+                    break
+                end = min(b, os.lseek(fdi, start, os.SEEK_HOLE))
+                _copy_range(fi, fo, start, end)
+                pos = end
+
+
+def _copy_range(fi, fo, a: int, b: int) -> None:
+    fdi, fdo = fi.fileno(), fo.fileno()
+    while a < b:
+        try:
+            n = os.copy_file_range(fdi, fdo, b - a, a, a)
+        except (AttributeError, OSError):  # no copy_file_range here (or across these files): by hand
+            fi.seek(a)
+            fo.seek(a)
+            while a < b:
+                chunk = fi.read(min(b - a, 1 << 22))
+                if not chunk:
+                    return
+                fo.write(chunk)
+                a += len(chunk)
+            return
+        if n <= 0:
+            return
+        a += n
 
 
 def encode_frames(x: np.ndarray, subtype: str) -> bytes:

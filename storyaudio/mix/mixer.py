@@ -177,8 +177,9 @@ def mix(tracks: Sequence[Track], n_samples: int, duck: Callable[[int, int], np.n
     """Sum the tracks into stereo float32, returned as ``(2, n_samples)``.
 
     ``duck(a, b)`` returns the gain envelope for timeline samples [a, b) applied to ducked tracks.
-    ``stem_writers`` maps a track name to an open ``soundfile.SoundFile`` that receives the track's own
-    stereo signal block by block (stems the mix's length). :func:`mix_to_file` writes the same sum to a file
+    ``stem_writers`` maps a track name to a writer (a ``soundfile.SoundFile``, a
+    :class:`~storyaudio.mix.blockio.SparseStem`) whose ``write(frames)`` receives the track's own stereo
+    signal block by block (stems the mix's length). :func:`mix_to_file` writes the same sum to a file
     instead, never holding the whole mix.
 
     Internally the mix is interleaved frames ``(n, 2)``, the layout clip files are stored in. Clips are read
