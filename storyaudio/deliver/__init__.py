@@ -161,7 +161,12 @@ def timeline_png(path: Path, timeline: Timeline, mix: np.ndarray | Path | None =
     handles = [Rectangle((0, 0), 1, 1, color=c) for c in _COLOURS.values()]
     ax_w.legend(handles, ["speech", "music", "sound effect"], loc="upper right", fontsize=7, ncol=3,
                 bbox_to_anchor=(1.0, 1.35), frameon=False)
-    fig.tight_layout()
+    # Margins set from what they hold (the longest lane name; the title, legend and axis label in inches)
+    # rather than by tight_layout, which draws every label once more to measure it (0.1 s of a 0.36 s picture).
+    fig_h = height + 1.4
+    longest = max((len(name) for name in tracks), default=4)
+    fig.subplots_adjust(left=min(0.3, (0.3 + 0.068 * longest) / 14), right=0.99, top=1 - 0.62 / fig_h,
+                        bottom=0.5 / fig_h, hspace=0.12)
     fig.savefig(str(path), dpi=110)
     return path
 
