@@ -222,3 +222,50 @@ def test_master_limits_a_mix_that_arrives_on_target():
     assert true_peak_dbtp(y) <= -1.0
     assert report.passed
     assert report.integrated_lufs == pytest.approx(-16.0, abs=PRESETS["podcast"].tolerance_lu)
+
+
+def _allocated(path) -> int:
+    import os
+
+    return os.stat(path).st_blocks * 512
+
+
+def test_sparse_stem_is_the_plain_file_with_its_silence_left_unwritten(tmp_path):
+    """A SparseStem holds the very bytes a plain float WAV writer writes, but silent blocks take no disk."""
+    from storyaudio.mix.blockio import SparseStem, open_for_writing
+
+    sr, block, n = 48000, 32768, 40 * 32768
+    rng = np.random.default_rng(3)
+    frames = np.zeros((n, 2), np.float32)
+    frames[2 * block : 3 * block] = rng.normal(0, 0.1, (block, 2))  # sound in 2 blocks of 40
+    frames[30 * block + 7 : 31 * block - 5] = 0.25
+    sparse = SparseStem(tmp_path / "sparse.wav", n, sr)
+    with open_for_writing(tmp_path / "plain.wav", sr, 2) as plain:
+        for a in range(0, n, block):
+            sparse.write(frames[a : a + block])
+            plain.write(frames[a : a + block])
+    sparse.close()
+    assert (tmp_path / "sparse.wav").read_bytes() == (tmp_path / "plain.wav").read_bytes()
+    assert _allocated(tmp_path / "sparse.wav") < 0.2 * _allocated(tmp_path / "plain.wav")
+    back, rate = sf.read(tmp_path / "sparse.wav", dtype="float32")
+    assert rate == sr and np.array_equal(back, frames)
+
+
+def test_copy_data_copies_the_ranges_asked_and_keeps_holes(tmp_path):
+    from storyaudio.mix.blockio import copy_data
+
+    size, mb = 8 << 20, 1 << 20
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    with open(src, "wb") as fh:  # data in [1, 2) MB and [5, 6) MB, holes elsewhere
+        fh.truncate(size)
+        for at in (1, 5):
+            fh.seek(at * mb)
+            fh.write(bytes([at]) * mb)
+    with open(dst, "wb") as fh:
+        fh.truncate(size)
+    copy_data(src, dst, [(0, 3 * mb), (5 * mb + 100, 6 * mb)])  # the second range starts inside the data
+    got, want = dst.read_bytes(), bytearray(size)
+    want[mb : 2 * mb] = bytes([1]) * mb
+    want[5 * mb + 100 : 6 * mb] = bytes([5]) * (mb - 100)
+    assert got == bytes(want)
+    assert _allocated(dst) < 3 * mb  # the holes were not written

@@ -229,6 +229,38 @@ def test_failed_render_keeps_previous_good_output(tmp_path, extra_backends):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
 
 
+def test_a_re_render_moves_old_files_aside_rather_than_renaming_over_them(tmp_path, monkeypatch):
+    """Renaming a new file over an old one makes ext4 write it out at once (seconds for a long piece's stems):
+    the commit moves the old file aside first, and deletes what it moved aside, and what a commit cut short
+    left aside is cleared by the next render (not taken for a user's file)."""
+    import os
+
+    out = tmp_path / "show"
+    cfg = RenderConfig(use=TONE, picture=False)
+    render(scene(), out, cfg)
+    (out / ".replaced.old-99999").mkdir()
+    (out / ".replaced.old-99999" / "0").write_bytes(b"left by a commit cut short")
+    over: list[str] = []
+
+    def recording(real):
+        def move(src, dst, *a, **k):
+            if os.path.exists(dst) and str(dst).endswith(".wav"):
+                over.append(str(dst))
+            return real(src, dst, *a, **k)
+        return move
+
+    monkeypatch.setattr(os, "rename", recording(os.rename))
+    monkeypatch.setattr(os, "replace", recording(os.replace))
+    edited = scene()
+    edited["rows"][3]["content"] = "something else entirely"
+    render(edited, out, cfg)
+    assert over == []
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".replaced")]
+    mix, _ = sf.read(out / "mix.wav")
+    fresh = render(edited, tmp_path / "fresh", cfg)
+    assert np.array_equal(mix, sf.read(fresh.outdir / "mix.wav")[0])
+
+
 def test_backend_level_offset_is_applied_after_normalisation(tmp_path, extra_backends):
     result = render(scene(), tmp_path / "q", RenderConfig(use={**TONE, "sound_effect": "quiet"}, stems=False,
                                                           picture=False))
