@@ -184,6 +184,8 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         timeline = hooks.place(place(planned, script, lengths))
         if rows is not None:
             timeline = crop(timeline, script, *rows)
+        # The picture's lanes (its labels: nearly all of its drawing) need only the timeline: drawn meanwhile.
+        lanes = _Background(deliver.TimelinePicture, timeline) if config.picture else None
 
         # 7. Render the background at the exact length of its span.
         clips.update(renderer.run([hooks.request(_ask(ev, ev.span)) for ev in timeline.background]))
@@ -222,7 +224,7 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
         # 11. Deliver the files (the picture draws in a thread meanwhile).
         stages.begin("deliver")
         wave = envelope(final, deliver.ENVELOPE_STEP, plan.frames), deliver.ENVELOPE_STEP
-        files = _deliver(staging, script, timeline, rendered, wave, report, config, episode)
+        files = _deliver(staging, script, timeline, rendered, wave, report, config, episode, lanes)
         files.update(hooks.deliver(staging, timeline, rendered, [*files, "timeline.json"]))
         reuse.save(staging, _reuse_settings(config), made.records, plan, mastering,
                    ["mix.wav"] + [f"stems/{t}.wav" for t in plan.names if config.stems])
@@ -305,6 +307,33 @@ def _longform(script: Script, folder: Path, config: RenderConfig) -> tuple[Episo
     if config.otio:
         otio.require()
     return episode_tags(script, folder, config.allow_paths), preview_range(script, config.rows, config.chapter)
+
+
+class _Background:
+    """``fn(*args)`` run in a daemon thread from now on; :meth:`result` waits for it and returns its value or
+    raises what it raised (a render that fails first leaves it to finish on its own)."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any):
+        import threading
+
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - raised again in result(), in the caller's thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name=f"storyaudio-{getattr(fn, '__name__', 'work')}",
+                                        daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _prefetch(*modules: str) -> None:
@@ -790,10 +819,11 @@ def _mix(plan: reuse.MixPlan, previous: reuse.Previous | None, staging: Path,
 
 def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[int, RenderedClip],
              wave: tuple[np.ndarray, int], report: MasterReport, config: RenderConfig,
-             episode: EpisodeTags | None = None) -> dict[str, Path]:
+             episode: EpisodeTags | None = None, lanes: "_Background | None" = None) -> dict[str, Path]:
     """Every file but timeline.json (written after this stage, with its time); the MP3 and M4B are made from
     mix.wav, read a block at a time. ``wave``: the picture's waveform, the peak of each bin of the master and
-    the bin's samples (the picture draws in a thread meanwhile)."""
+    the bin's samples (the picture is finished in a thread meanwhile, on ``lanes``, its lanes drawn while the
+    render went on)."""
     import threading
 
     from . import deliver
@@ -812,7 +842,8 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[i
     if config.picture:  # drawn meanwhile: the rest of delivery is file writing
         def draw() -> None:
             try:
-                deliver.timeline_png(staging / "timeline.png", timeline, envelope=wave)
+                picture = lanes.result() if lanes is not None else deliver.TimelinePicture(timeline)
+                picture.finish(staging / "timeline.png", wave)
             except BaseException as exc:  # noqa: BLE001 - raised again below, in the render's thread
                 drawn.append(exc)
 
