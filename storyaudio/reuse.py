@@ -303,21 +303,20 @@ def write_stems(plan: MixPlan, previous: Previous, folder: Path, source: MixSour
                 link_or_copy(old, dst)
                 continue
             stem = SparseStem(dst, plan.frames, plan.sample_rate)
-            if blocks is None:  # a new track: every block mixed below
-                blocks = list(range(count))
-            else:  # the blocks both lengths share and this render did not change: the old stem's bytes
-                changed = set(blocks)  # every block past the shorter end among them
+            if blocks is not None and data_offset(old) == (stem.offset, 4):
+                # the blocks both lengths share that this render did not change (every block past the shorter
+                # end counts as changed): the old stem's bytes, at the same place in the same layout
+                changed = set(blocks)
                 kept = [j for j in range(count) if j not in changed]
-                old_offset, width = data_offset(old)
-                frame = width * 2
-                copy_data(old, dst, _byte_runs(kept, old_offset, stem.offset, frame, plan.frames))
+                copy_data(old, dst, _byte_runs(kept, stem.offset, stem.frame_bytes, plan.frames))
+            else:  # a new track (or an old stem in another layout): every block mixed below
+                blocks = list(range(count))
             patches[track.name] = (stem, set(blocks))
 
         def put(name: str, lo: int, hi: int, frames: np.ndarray) -> None:
             patch = patches.get(name)
             if patch is not None and lo // BLOCK in patch[1]:
-                patch[0].at = lo
-                patch[0].write(frames)  # silence stays a hole (the block was not copied: it reads as zeros)
+                patch[0].write_at(lo, frames)  # silence stays a hole (the block was not copied: reads as zeros)
 
         source.prefill(sorted(set().union(*(p[1] for p in patches.values()))), put)
     finally:
@@ -326,15 +325,12 @@ def write_stems(plan: MixPlan, previous: Previous, folder: Path, source: MixSour
     return list(patches)
 
 
-def _byte_runs(blocks: Sequence[int], old_offset: int, new_offset: int, frame: int,
-               frames: int) -> list[tuple[int, int]]:
-    """The byte ranges of runs of ``blocks`` (of :data:`BLOCK` frames) in a stem whose samples start at
-    ``new_offset`` (the old stem's at ``old_offset``: the same layout, so the same place)."""
-    if old_offset != new_offset:
-        raise ValueError("stems of another layout")  # never: both are float32 WAVs libsndfile's header starts
+def _byte_runs(blocks: Sequence[int], offset: int, frame: int, frames: int) -> list[tuple[int, int]]:
+    """The byte ranges of the runs of ``blocks`` (of :data:`BLOCK` frames of ``frame`` bytes) in a WAV of
+    ``frames`` frames whose samples start at byte ``offset``."""
     runs: list[tuple[int, int]] = []
     for j in blocks:
-        a, b = new_offset + j * BLOCK * frame, new_offset + min(frames, (j + 1) * BLOCK) * frame
+        a, b = offset + j * BLOCK * frame, offset + min(frames, (j + 1) * BLOCK) * frame
         if runs and runs[-1][1] == a:
             runs[-1] = (runs[-1][0], b)
         else:

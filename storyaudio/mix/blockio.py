@@ -219,10 +219,15 @@ class SparseStem:
         self._fh = open(self.path, "r+b")
 
     def write(self, frames: np.ndarray) -> None:
-        if frames.any():  # a sum of sources started from +0.0 is never -0.0: all-false means all +0.0
-            self._fh.seek(self.offset + self.at * self.frame_bytes)
-            self._fh.write(np.ascontiguousarray(frames, dtype="<f4").tobytes())
+        """The next ``frames`` in order."""
+        self.write_at(self.at, frames)
         self.at += frames.shape[0]
+
+    def write_at(self, at: int, frames: np.ndarray) -> None:
+        """``frames`` from frame ``at`` on (where nothing was written yet, or over what was)."""
+        if frames.any():  # a sum of sources started from +0.0 is never -0.0: all-false means all +0.0
+            self._fh.seek(self.offset + at * self.frame_bytes)
+            self._fh.write(np.ascontiguousarray(frames, dtype="<f4").tobytes())
 
     def close(self) -> None:
         self._fh.close()
