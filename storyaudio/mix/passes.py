@@ -14,6 +14,9 @@ records (sums in a fixed order, maxima), so:
   the old one, and takes the old record for every other step. It stops recomputing only where the state is
   bit for bit the old render's, so the figures and every output sample are exactly those a full pass gives.
 
+A step's second half (metering its output and handing it to the sink) runs in a thread beside the limiter's
+next steps (:class:`_Metering`), in step order, so a pass keeps both cores busy.
+
 The source's measurement (:func:`measure_source`, integrated loudness and sample peak of the mix before
 mastering) works the same way over blocks of :data:`~storyaudio.mix.loudness._READ` samples.
 """
