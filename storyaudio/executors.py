@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
@@ -101,10 +102,18 @@ class LocalExecutor:
             return
         pool = ThreadPoolExecutor(max_workers=min(self.jobs, len(batches)))
         futures = {pool.submit(self._run_one, b, sample_rate): b for b in batches}
+        left = Counter(b.backend for b in batches)
         try:
             for fut in as_completed(futures):
                 batch = futures.pop(fut)  # a finished future holds its clips: let them go once taken
-                yield batch, fut.result()
+                clips = fut.result()
+                left[batch.backend] -= 1
+                trim = getattr(batch.backend, "trim", None)  # (an extension's maker has none)
+                if not left[batch.backend] and trim is not None:  # its last batch: what it kept for speed can go
+                    with self._lock(batch.backend):
+                        trim()
+                yield batch, clips
+                del fut, clips  # not held while the next batch renders (a 3-minute bed is 66 MB)
         except BaseException:  # Ctrl-C or a failed clip: drop the batches not started yet
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -22,6 +22,7 @@ timeline.json's ``timings``) and reported to an optional ``on_progress(stage, do
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import sys
 import time
@@ -619,10 +620,12 @@ class _ClipRenderer:
                 todo.setdefault(id(backend), (backend, []))[1].append((bev, key))
         if todo and isinstance(self.executor, LocalExecutor):
             _prefetch("scipy.signal")  # the embedded backends' DSP: imported while models load
-        batches: list[Batch] = []
-        for backend, items in todo.values():
-            size = backend.batch_size
-            batches += [Batch(backend, tuple(b for b, _ in items[i : i + size])) for i in range(0, len(items), size)]
+        # The backends' batches taken in turn (one of each, then the next of each...), not one backend's after
+        # another's: the background's long beds then render an effect's beside a music bed, not two effects'
+        # at once (a 3-minute foley bed peaks near 300 MB while it renders, a composer bed near 150 MB).
+        queues = [[Batch(backend, tuple(b for b, _ in items[i : i + backend.batch_size]))
+                   for i in range(0, len(items), backend.batch_size)] for backend, items in todo.values()]
+        batches = [b for turn in itertools.zip_longest(*queues) for b in turn if b is not None]
         keys = {bev.row: key for _, items in todo.values() for bev, key in items}
         keys.update({b.events[0].row: self.keys[b.events[0].row] for b in local})
         if local and not isinstance(self.executor, LocalExecutor):
@@ -642,6 +645,7 @@ class _ClipRenderer:
                     out[bev.row] = self._finish(bev, keys[bev.row], clip)
                     self.rendered_rows.append(bev.row)
                     self.on_clip()
+                clips = clip = None  # the clips as made (now read from the cache): not held while the next render
         finally:
             close = getattr(done, "close", None)
             if close is not None:

@@ -455,6 +455,39 @@ def test_rendered_clips_wait_for_placement_on_disk_not_in_memory(tmp_path):
     assert not _mapped(off.run(asks[:1])[1].audio)  # without a cache they stay in memory
 
 
+def test_backends_take_turns_and_each_is_trimmed_after_its_last_batch(tmp_path):
+    """The renderer hands the executor one batch of each backend in turn (long beds of two kinds render side by
+    side, not two of one kind), and the local executor calls a backend's trim() once, after its last batch."""
+    from storyaudio.backends import build_backend, get_backend_class
+    from storyaudio.backends.base import Event as Ask
+    from storyaudio.cache import ClipCache
+    from storyaudio.columns.hooks import Hooks
+    from storyaudio.executors import LocalExecutor
+    from storyaudio.pipeline import _ClipRenderer
+
+    log: list[tuple[str, int | None]] = []
+
+    def recording(kind: str):
+        backend = build_backend(get_backend_class("tone", kind), None, "tone")
+        render_one = backend.render
+        backend.render = lambda ev, sr: log.append((kind, ev.row)) or render_one(ev, sr)
+        backend.trim = lambda: log.append((kind, None))
+        return backend
+
+    backends = {"speech": recording("speech"), "sound_effect": recording("sound_effect")}
+    asks = [Ask(row=i, kind="speech", content=f"line {i}", voice="tone-low", seed=i) for i in (1, 2, 3)]
+    asks += [Ask(row=i, kind="sound_effect", content=f"a door {i}", duration=1.0, seed=i) for i in (4, 5)]
+    script = Script.from_dict({"title": "t", "rows": [row(content=a.content) for a in asks]})
+    renderer = _ClipRenderer(backends, ClipCache(tmp_path / "cache"), 48000, LocalExecutor(1), lambda: None,
+                             Hooks(script, None, 48000, tmp_path))
+    assert sorted(renderer.run(asks)) == [1, 2, 3, 4, 5]
+    # one worker renders the batches in the order given; a trim comes when the render takes the last clip
+    assert [entry for entry in log if entry[1] is not None] == [("speech", 1), ("sound_effect", 4), ("speech", 2),
+                                                                ("sound_effect", 5), ("speech", 3)]
+    for kind, last in (("speech", 3), ("sound_effect", 5)):
+        assert log.count((kind, None)) == 1 and log.index((kind, None)) > log.index((kind, last))
+
+
 def _mapped(a: np.ndarray) -> bool:
     """Whether ``a``'s samples live in a memory map (a view of one, at any depth)."""
     import mmap

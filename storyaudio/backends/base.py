@@ -250,5 +250,10 @@ class Backend(Generic[O]):
         of its actors a card of its own)."""
         return False
 
+    def trim(self) -> None:
+        """Give back memory kept between calls for speed (an inference arena grown to the longest input),
+        keeping what lets the next call start at once (the model). The local executor calls it when a
+        render's last batch for this backend is done; it must not fail. Default: nothing to give back."""
+
     def close(self) -> None:
         """Free models or processes. Called once at the end of a render."""

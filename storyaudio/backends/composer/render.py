@@ -35,6 +35,8 @@ SOUNDFONT_CANDIDATES = [
 APT_HINT = ("install a General MIDI SoundFont: `apt-get install fluid-soundfont-gm` (or the small "
             "`timgm6mb-soundfont`), or point the option at one: --set composer.soundfont=/path/to/file.sf2")
 NATIVE_RATES = (32000, 44100, 48000, 88200, 96000)
+#: Samples per block of the final high-pass (a block's copy is 8 MB of stereo float32).
+_FILTER_BLOCK = 1 << 20
 ROLE_GAIN = {"bass": 0.8, "chords": 0.8, "pad": 0.65, "lead": 0.85, "drums": 0.6, "perc": 0.65}
 
 
@@ -54,8 +56,9 @@ def find_soundfont(option: str | None = None) -> str:
     raise BackendUnavailableError(f"composer: no General MIDI SoundFont found; {APT_HINT}")
 
 
-_pool: dict[tuple[str, int], list] = {}  # (SoundFont, rate) -> synths not in use
-_pool_lock = threading.Lock()
+#: (SoundFont, rate) -> [lock, synth or None]: one synth each, loaded on first use and kept for the process.
+_synths: dict[tuple[str, int], list] = {}
+_synths_lock = threading.Lock()
 
 
 def _load_synth(path: str, rate: int):
@@ -75,19 +78,18 @@ def _load_synth(path: str, rate: int):
 
 @contextmanager
 def _synth(path: str, rate: int):
-    """Borrow a TinySoundFont synth for (path, rate). Synths are loaded once and reused; renders running at
-    the same time each get their own (one SoundFont copy per concurrent render, not per thread)."""
+    """Borrow the TinySoundFont synth for (path, rate), loaded once and reused. There is one: renders at the
+    same time take turns playing their notes (the rest of a render, reverb and filters, runs side by side).
+    TinySoundFont holds the SoundFont's samples as float32, twice the file: FluidR3_GM (148 MB) takes 284 MB
+    per synth, and the synth a second concurrent render loaded was the largest single cause of a long
+    drama's peak memory. Playing is about a third of a bed's render (0.8 s of 1.7 s for 3 minutes)."""
     key = (path, rate)
-    with _pool_lock:
-        free = _pool.setdefault(key, [])
-        item = free.pop() if free else None
-    if item is None:
-        item = _load_synth(path, rate)
-    try:
-        yield item
-    finally:
-        with _pool_lock:
-            _pool[key].append(item)
+    with _synths_lock:
+        entry = _synths.setdefault(key, [threading.Lock(), None])
+    with entry[0]:
+        if entry[1] is None:
+            entry[1] = _load_synth(path, rate)
+        yield entry[1]
 
 
 def _reset(synth, sfid: int) -> None:
@@ -183,12 +185,31 @@ def _reverb(dry: np.ndarray, rt60: float, rate: int) -> np.ndarray:
     ir = room_ir(round(rt60, 2), low_rate)
     nfft = next_fast_len(x.shape[1] + ir.shape[1] - 1, real=True)
     spec = rfft(x, nfft, axis=1, workers=2)
+    m = x.shape[1]
+    del x
     spec *= rfft(ir, nfft, axis=1, workers=2)
-    wet = irfft(spec, nfft, axis=1, workers=2)[:, : x.shape[1]]
+    wet = irfft(spec, nfft, axis=1, workers=2)[:, :m]
+    del spec  # each intermediate goes as soon as it is used: a 3-minute bed's are 22 MB each
+    _forget_fft_plans()
     wet = resample_poly(wet, down, 1, axis=1)[:, :n]
     if wet.shape[1] < n:
         wet = np.pad(wet, ((0, 0), (0, n - wet.shape[1])))
     return wet
+
+
+#: How many plans scipy's pocketfft keeps per kind of transform (its compiled-in POCKETFFT_CACHE_SIZE).
+_FFT_PLANS_KEPT = 16
+
+
+def _forget_fft_plans() -> None:
+    """Push the reverb's plan out of scipy.fft's plan cache. pocketfft keeps the plans of the last 16 lengths
+    it transformed, and a bed's length is its own: each bed's plan (12 MB for a 3-minute bed) stayed, up to
+    190 MB after 16 beds. Transforming 16 tiny lengths (microseconds) replaces them; a plan is only a
+    precomputation, so the samples are the same whatever the cache holds."""
+    from scipy.fft import rfft
+
+    for n in range(1, _FFT_PLANS_KEPT + 1):
+        rfft(np.zeros(n, np.float32))
 
 
 def _play(comp: Composition, plan: MusicPlan, synth, sfid: int, soundfont: str, rate: int) -> np.ndarray:
@@ -268,13 +289,18 @@ def render_composition(comp: Composition, plan: MusicPlan, rate: int, soundfont:
     if amount > 0 and n_int > 0:
         wet = _reverb(dry, plan.reverb, rate)
         # equal-power blend: 0 dry only, 1 mostly wet
+        # (in place, in float32 as before: a bed's whole-length temporaries are 66 MB each for 3 minutes)
         dry *= np.float32(math.cos(amount * math.pi / 2 * 0.8))
-        dry += (wet * math.sin(amount * math.pi / 2 * 0.8)).astype(np.float32)
+        wet *= math.sin(amount * math.pi / 2 * 0.8)
+        dry += wet
         del wet
-    # remove DC and sub-rumble
+    # remove DC and sub-rumble: filtered in place a block at a time, the filter's state carried from block to
+    # block (the same samples as one call, without a whole-length copy)
     if n_int > 64:
-        sos = butter(2, 25.0, btype="highpass", fs=rate, output="sos")
-        dry = sosfilt(sos.astype(np.float32), dry, axis=1).astype(np.float32, copy=False)
+        sos = butter(2, 25.0, btype="highpass", fs=rate, output="sos").astype(np.float32)
+        zi = np.zeros((sos.shape[0], 2, 2), np.float32)
+        for a in range(0, n_int, _FILTER_BLOCK):
+            dry[:, a:a + _FILTER_BLOCK], zi = sosfilt(sos, dry[:, a:a + _FILTER_BLOCK], axis=1, zi=zi)
 
     # The ending is part of the music, not a fit to the slot: the piece is composed to end at its duration,
     # its final chord rings through the tail and dies away (a cos² fade from 30 % into the tail to silence),

@@ -111,7 +111,11 @@ class FoleyBackend(Backend[FoleyOptions]):
                 x = recipes.render_recipe(r, sr, seconds, params, rng, background)
                 if x.shape[1] > mix.shape[1]:
                     mix = np.pad(mix, ((0, 0), (0, x.shape[1] - mix.shape[1])))
-                mix[:, : x.shape[1]] += (x * (layer.gain * layer_gain)).astype(np.float32)
+                # Scaled in place and let go before the next layer renders: a 3-minute bed's layer is 66 MB,
+                # and a product, its copy and the last layer held on made a rain-and-wind bed peak at 380 MB.
+                x *= layer.gain * layer_gain
+                mix[:, : x.shape[1]] += x
+                del x
                 used.append((layer.recipe, score))
                 k += 1
         mix = fit_length(mix, max(1, round(seconds * sr)), sr)
@@ -119,7 +123,7 @@ class FoleyBackend(Backend[FoleyOptions]):
         peak = float(np.max(np.abs(mix)))
         if peak > 0.98:
             mix *= 0.98 / peak
-        if not np.any(np.abs(mix) > 1e-6):  # never silent
+        if peak <= 1e-6:  # never silent (the peak is the largest magnitude: none above 1e-6)
             rng = dsp.rng_for("foley-floor", event.content, event.seed)
             floor = dsp.rumble(rng, mix.shape[1], sr, 400.0, 2)
             mix += (0.01 * floor / (dsp.rms(floor) + 1e-12)).astype(np.float32)
@@ -127,7 +131,7 @@ class FoleyBackend(Backend[FoleyOptions]):
         # the level the modifiers ask for, relative to a medium-intensity sound at the microphone (light/heavy
         # +-6 dB, distance up to -20 dB): the core's loudness normalisation adds it back
         level_db = round(float(20 * np.log10(_level(p.params))), 1)
-        return Clip(mix.astype(np.float32), sr, self._detail(p, used), self._info(p), level_db=level_db)
+        return Clip(mix.astype(np.float32, copy=False), sr, self._detail(p, used), self._info(p), level_db=level_db)
 
     @staticmethod
     def _detail(p, used) -> str:
