@@ -139,7 +139,10 @@ def test_other_settings_re_render_to_the_same_bytes(tmp_path, settings):
     before = story()
     after = copy.deepcopy(before)
     after["rows"][_row_of(after, "knock 4")]["duration"] = 1.5 + 0.5  # a timed row made longer
-    rerender(tmp_path, before, after, **settings)
+    result = rerender(tmp_path, before, after, **settings)  # same bytes as a render from scratch (it asserts)
+    # and it kept every clip file but three: the edited row's, and the music bed's and the rain's, which play
+    # across it (their spans grew with it)
+    assert result.reused["clips_kept"] == len(result.timeline.events) - 3
 
 
 @pytest.mark.slow  # ~4 s: five renders; the other reuse checks stay in `make test`
