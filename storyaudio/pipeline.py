@@ -330,8 +330,11 @@ class _Background:
                                         daemon=True)
         self._thread.start()
 
-    def result(self) -> Any:
+    def wait(self) -> None:
         self._thread.join()
+
+    def result(self) -> Any:
+        self.wait()
         if self._error is not None:
             raise self._error
         return self._value
@@ -828,7 +831,6 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[i
     mix.wav, read a block at a time. ``wave``: the picture's waveform, the peak of each bin of the master and
     the bin's samples (the picture is finished in a thread meanwhile, on ``lanes``, its lanes drawn while the
     render went on)."""
-    import threading
 
     from . import deliver
     from .deliver import m4b, otio, subtitles
@@ -841,18 +843,12 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[i
     if config.stems:
         files["stems"] = staging / "stems"
     files["mix.wav"] = staging / "mix.wav"  # written by mastering (step 10), measured as it was written
-    drawn: list[BaseException] = []
-    picture = None
-    if config.picture:  # drawn meanwhile: the rest of delivery is file writing
-        def draw() -> None:
-            try:
-                picture = lanes.result() if lanes is not None else deliver.TimelinePicture(timeline)
-                picture.finish(staging / "timeline.png", wave)
-            except BaseException as exc:  # noqa: BLE001 - raised again below, in the render's thread
-                drawn.append(exc)
 
-        picture = threading.Thread(target=draw, name="storyaudio-picture")
-        picture.start()
+    def draw() -> Path:
+        picture = lanes.result() if lanes is not None else deliver.TimelinePicture(timeline)
+        return picture.finish(staging / "timeline.png", wave)
+
+    drawing = _Background(draw) if config.picture else None  # finished meanwhile: the rest is file writing
     try:
         if config.mp3:  # encoded from mix.wav a block at a time; ID3 tags, cover and CHAP/CTOC chapters
             files["mix.mp3"] = deliver.write_mp3(staging / "mix.mp3", files["mix.wav"], sr, script.title,
@@ -872,11 +868,10 @@ def _deliver(staging: Path, script: Script, timeline: Timeline, rendered: dict[i
         (staging / "labels.txt").write_text(subtitles.labels(timeline), encoding="utf-8")
         files.update({n: staging / n for n in ("subtitles.srt", "subtitles.vtt", "labels.txt")})
         files["loudness.json"] = deliver.write_json(staging / "loudness.json", report.to_dict())
-    finally:
-        if picture is not None:
-            picture.join()
-    if drawn:
-        raise drawn[0]
-    if config.picture:
-        files["timeline.png"] = staging / "timeline.png"
+    except BaseException:
+        if drawing is not None:
+            drawing.wait()  # not left drawing into a staging folder about to be removed
+        raise
+    if drawing is not None:
+        files["timeline.png"] = drawing.result()  # raises what drawing raised, in the render's thread
     return files

@@ -238,7 +238,7 @@ def copy_data(src: str | os.PathLike, dst: str | os.PathLike, ranges: Iterable[t
     exists and is long enough), skipping the holes of a sparse ``src`` (they stay holes in ``dst``, and read
     as zeros in both). The kernel copies (``copy_file_range``) where it can."""
     with open(src, "rb") as fi, open(dst, "r+b") as fo:
-        fdi, fdo = fi.fileno(), fo.fileno()
+        fdi = fi.fileno()
         for a, b in ranges:
             pos = a
             while pos < b:

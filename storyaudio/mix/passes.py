@@ -275,8 +275,7 @@ def run_pass(src: AudioBlocks, sample_rate: int, key: tuple, sink: Sink, old: Pa
                     nxt = min(next((k for k in dirty if k > i), count), keep)  # the old state holds up to there
                     if nxt == count - 1 and n - grid.output(nxt)[0] < meter._warmup:
                         nxt -= 1  # a short last step: the meter needs the step before it
-            if nxt > i:
-                metering.drain()
+            if nxt > i:  # (every step before i is measured: drained above)
                 limiter = (old.limiter[nxt, 0].copy(), old.limiter[nxt, 1].copy())
                 meter.restore((old.zi[nxt], grid.output(nxt)[0] if nxt < count else n, bool(old.done[nxt])))
                 tail = old.tail[nxt].copy()

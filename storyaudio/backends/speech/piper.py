@@ -245,10 +245,12 @@ class PiperBackend(Backend[PiperOptions]):
         return speakable(normalize(text) if self.options.normalize_text else text, language, reader, fix)
 
     # -- synthesis ----------------------------------------------------------------------------------------
-    def _model(self, voice, phoneme_ids: list[int], scales: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One sentence's phoneme ids through the model, its noise drawn from ``rng``; peak-normalised as
-        Piper's ``normalize_audio`` does."""
-        from .vits import NOISE_PREFIX, noise_feeds
+    @staticmethod
+    def _feeds(voice, phoneme_ids: list[int], scales: np.ndarray,
+               noise: Callable[[list[str]], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """The model's inputs for one run: the phoneme ids, the scales, the speaker where the voice has
+        several, and ``noise(names)`` for the noise inputs :func:`~.vits.seeded_graph` added."""
+        from .vits import NOISE_PREFIX
 
         feeds: dict[str, np.ndarray] = {
             "input": np.array([phoneme_ids], dtype=np.int64),
@@ -257,8 +259,15 @@ class PiperBackend(Backend[PiperOptions]):
         }
         if voice.config.num_speakers > 1:
             feeds["sid"] = np.array([voice.config.default_speaker_id], dtype=np.int64)
-        names = [i.name for i in voice.session.get_inputs() if i.name.startswith(NOISE_PREFIX)]
-        feeds.update(noise_feeds(names, rng))
+        feeds.update(noise([i.name for i in voice.session.get_inputs() if i.name.startswith(NOISE_PREFIX)]))
+        return feeds
+
+    def _model(self, voice, phoneme_ids: list[int], scales: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One sentence's phoneme ids through the model, its noise drawn from ``rng``; peak-normalised as
+        Piper's ``normalize_audio`` does."""
+        from .vits import noise_feeds
+
+        feeds = self._feeds(voice, phoneme_ids, scales, lambda names: noise_feeds(names, rng))
         audio = np.asarray(voice.session.run(None, feeds)[0], dtype=np.float32).squeeze()
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         audio = audio / peak if peak >= 1e-8 else np.zeros_like(audio)
@@ -365,17 +374,10 @@ class PiperBackend(Backend[PiperOptions]):
         try:
             import onnxruntime
 
-            from .vits import NOISE_PREFIX
-
             run_options = onnxruntime.RunOptions()
             run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-            ids = voice.phonemes_to_ids(["a"])
-            feeds = {"input": np.array([ids], dtype=np.int64), "input_lengths": np.array([len(ids)], dtype=np.int64),
-                     "scales": np.array([0.667, 1.0, 0.8], dtype=np.float32)}
-            if voice.config.num_speakers > 1:
-                feeds["sid"] = np.array([voice.config.default_speaker_id], dtype=np.int64)
-            feeds.update({i.name: np.zeros(64, np.float32) for i in voice.session.get_inputs()
-                          if i.name.startswith(NOISE_PREFIX)})
+            feeds = self._feeds(voice, voice.phonemes_to_ids(["a"]), np.array([0.667, 1.0, 0.8], dtype=np.float32),
+                                lambda names: {name: np.zeros(64, np.float32) for name in names})
             voice.session.run(None, feeds, run_options)
         except Exception:  # noqa: BLE001 - only memory is at stake: the next render grows the arena again
             pass
