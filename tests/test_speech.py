@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -308,6 +309,23 @@ def test_same_seed_gives_the_same_samples_in_any_order_and_thread(piper):
         again = list(pool.map(speak, [4, 3, 4, 3]))
     for got, want in zip(again, [other, first, other, first]):
         assert np.array_equal(got, want)
+
+
+def test_a_lines_sentences_run_side_by_side_with_the_same_samples_as_one_after_another(piper):
+    line = "The storm came in at dusk. Nobody saw the boat. By morning the harbour was quiet again."
+    event = Event(row=1, kind="speech", content=line, voice="rose", seed=2)
+    threads: list[str] = []
+    pooled = PiperBackend()
+    pooled._voice, pooled._workers = piper._piper(), lambda: 2
+    model = pooled._model
+    pooled._model = lambda *a: threads.append(threading.current_thread().name) or model(*a)  # records, changes nothing
+    serial = PiperBackend()
+    serial._voice, serial._workers = piper._piper(), lambda: 1
+    together = pooled.render(event, SR).audio
+    assert len(threads) == 3 and all(t.startswith("storyaudio-piper") for t in threads)
+    assert np.array_equal(together, serial.render(event, SR).audio)
+    pooled.close()
+    assert pooled._pool is None
 
 
 def test_piper_session_places_tensors_without_a_memory_pattern_and_trim_keeps_the_samples(piper):

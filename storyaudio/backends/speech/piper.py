@@ -150,6 +150,7 @@ class PiperBackend(Backend[PiperOptions]):
         self._voice = None
         self._config: dict[str, Any] | None = None
         self._load_lock = threading.Lock()
+        self._pool = None  # the threads a line's pieces run on (made when a line has several)
 
     # -- catalogue ----------------------------------------------------------------------------------------
     def voices(self) -> list[Voice]:
@@ -283,14 +284,15 @@ class PiperBackend(Backend[PiperOptions]):
                            recipe.length_scale * _stretch(opts) / speed,
                            recipe.noise_w_scale * opts.expressiveness], dtype=np.float32)
         segs = text_segments(text, opts.sentence_pause, opts.max_sentence_chars, opts.normalize_text)
-        parts: list[np.ndarray] = []
-        for k, seg in enumerate(segs):
+        ids = [[voice.phonemes_to_ids(ph) for ph in voice.phonemize(seg.text) if ph] for seg in segs]
+
+        def piece(k: int) -> np.ndarray:
             rng = rng_for("piper", seed, k)
-            chunks = [self._model(voice, voice.phonemes_to_ids(ph), scales, rng)
-                      for ph in voice.phonemize(seg.text) if ph]
-            if not chunks:
-                continue
-            audio = trim_silence(np.concatenate(chunks), rate, keep=0.02)
+            chunks = [self._model(voice, run, scales, rng) for run in ids[k]]  # in order: one generator
+            return trim_silence(np.concatenate(chunks), rate, keep=0.02) if chunks else np.zeros(0, np.float32)
+
+        parts: list[np.ndarray] = []
+        for k, (seg, audio) in enumerate(zip(segs, self._pieces(piece, len(segs)))):
             if audio.size == 0:
                 continue
             parts.append(audio)
@@ -299,6 +301,28 @@ class PiperBackend(Backend[PiperOptions]):
         if not parts:
             return np.zeros(0, np.float32), rate
         return np.concatenate(parts), rate
+
+    def _pieces(self, piece: Callable[[int], np.ndarray], count: int) -> list[np.ndarray]:
+        """``[piece(0), ..., piece(count - 1)]``. A line's pieces are independent model runs (each draws its
+        noise from its own generator), so with one onnxruntime thread per run they run side by side on the
+        pool's threads, one per core: a line rendered alone (the studio's "Re-render row", a re-render after
+        an edit) uses every core, with the same samples. Rows rendered side by side share the same threads."""
+        if count < 2 or self._workers() < 2:
+            return [piece(k) for k in range(count)]
+        with self._load_lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self._workers(), thread_name_prefix="storyaudio-piper")
+            pool = self._pool
+        return list(pool.map(piece, range(count)))
+
+    def _workers(self) -> int:
+        """Model runs at once: one per core when each run has one thread (0 threads: one run, every core)."""
+        import os
+
+        threads = self.options.threads
+        return max(1, (os.cpu_count() or 1) // threads) if threads else 1
 
     def _change_voice(self, audio: np.ndarray, rate: int, recipe: Recipe, seed: int) -> np.ndarray:
         """Praat's "Change gender" with the recipe's formant ratio and pitch. Its overlap-add resynthesis draws
@@ -384,3 +408,6 @@ class PiperBackend(Backend[PiperOptions]):
 
     def close(self) -> None:
         self._voice = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
