@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -501,6 +502,37 @@ def test_seeded_graph_feeds_the_random_nodes_from_inputs(tmp_path):
     assert np.array_equal(session.run(None, {"x": x, **feeds})[0], y)  # no state between runs
     small = {names[0]: np.arange(5, dtype=np.float32)}  # fewer values than the node needs: they wrap around
     assert np.allclose(session.run(None, {"x": x, **small})[0].ravel(), (np.arange(12) % 5) * 2.0 + 5.0)
+
+
+def test_the_seeded_model_is_kept_in_the_cache_folder_as_the_same_bytes(tmp_path, monkeypatch):
+    """The rewritten graph is written once, whole, under a name that changes with the model file."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from storyaudio.backends.speech import vits
+
+    graph = helper.make_graph(
+        [helper.make_node("RandomNormalLike", ["x"], ["n"], dtype=TensorProto.FLOAT),
+         helper.make_node("Add", ["n", "x"], ["y"])],
+        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    model = tmp_path / "voice.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), str(model))
+    monkeypatch.setenv("STORYAUDIO_CACHE_DIR", str(tmp_path / "cache"))
+
+    kept = vits.seeded_model(model)
+    assert Path(kept).parent == tmp_path / "cache" / "models"
+    assert Path(kept).read_bytes() == vits.seeded_graph(model)[0]
+    assert [p.name for p in Path(kept).parent.iterdir()] == [Path(kept).name]  # no part file left behind
+    rewrite = vits.seeded_graph
+    monkeypatch.setattr(vits, "seeded_graph", lambda *a: pytest.fail("rewritten again"))
+    assert vits.seeded_model(model) == kept  # the second process reads the file
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)], doc_string="another"), str(model))
+    monkeypatch.setattr(vits, "seeded_graph", rewrite)
+    assert vits.seeded_model(model) != kept  # another model file: another name
+    (tmp_path / "ro").mkdir(mode=0o500)
+    if not os.access(tmp_path / "ro", os.W_OK):  # (root writes anywhere)
+        assert vits.seeded_model(model, tmp_path / "ro" / "models") == vits.seeded_graph(model)[0]
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")

@@ -199,7 +199,7 @@ class PiperBackend(Backend[PiperOptions]):
                 import onnxruntime
                 from piper import PiperConfig, PiperVoice
 
-                from .vits import seeded_graph
+                from .vits import seeded_model
             except ImportError as exc:
                 raise BackendUnavailableError(
                     f"the piper speech backend needs piper-tts and onnx ({exc}). Install: {INSTALL_HINT}") from exc
@@ -217,8 +217,7 @@ class PiperBackend(Backend[PiperOptions]):
                 session_options.intra_op_num_threads = opts.threads
                 # Idle threads sleep instead of spinning: the core renders rows side by side.
                 session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            graph, _ = seeded_graph(model)
-            session = onnxruntime.InferenceSession(graph, sess_options=session_options,
+            session = onnxruntime.InferenceSession(seeded_model(model), sess_options=session_options,
                                                    providers=["CPUExecutionProvider"])
             self._voice = PiperVoice(session=session, config=PiperConfig.from_dict(self._voice_config()))
             return self._voice
