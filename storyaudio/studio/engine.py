@@ -64,7 +64,6 @@ def _library():
 _NA = {"", "n/a", "na", "none", "null", "-", "—"}
 
 
-
 class EpisodeField(NamedTuple):
     """One of the page's Episode fields: a script-level value a table file keeps in a ``# Key:`` line."""
 
@@ -145,7 +144,8 @@ def _episode_lines(episode: dict[str, str] | None) -> list[tuple[int, str]]:
     """The Episode fields as the comment lines a table file has above its header: ``author: ...``, and one
     ``Say: ...`` line per non-empty line of an extension's field."""
     episode = episode or {}
-    lines = [(0, f"{key}: {' '.join(str(episode.get(key) or '').split())}") for key in META_KEYS]
+    texts = {key: " ".join(str(episode.get(key) or "").split()) for key in META_KEYS}  # one line each
+    lines = [(0, f"{key}: {text}") for key, text in texts.items() if text]
     for f in registry().fields:
         lines += [(0, f"{f.label}: {item.strip()}") for item in str(episode.get(f.key) or "").splitlines()
                   if item.strip()]
