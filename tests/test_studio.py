@@ -39,27 +39,42 @@ def small_script() -> Script:
     ]})
 
 
-def page_table(script: Script):
-    """The script as the page holds it: marked rows, the title, the cast rows."""
-    rows, title, cast = engine.table_from_script(script)
-    return table.marked(rows), title, cast
+def page_table(script: Script) -> engine.Sheet:
+    """The script as the page holds it: its rows through the page's table (marked, then read back as the
+    handlers read them), the title, the cast, the extension columns and the Episode fields."""
+    sheet = engine.table_from_script(script)
+    view = table.view(sheet.rows, sheet.columns)
+    assert view["headers"] == table.columns(sheet.columns)
+    sheet.rows = table.script_rows(view["data"], sheet.columns)
+    return sheet
+
+
+def col(name: str) -> int:
+    """A column's index in a Sheet row (no marker column)."""
+    return table.index(name)
 
 
 # -- the table --------------------------------------------------------------------------------------------------
 
-def test_table_headers_are_the_scripts():
+def test_table_headers_are_the_scripts_then_the_studios_chapter():
     assert table.HEADERS == HEADERS
-    assert table.COLUMNS[1:] == HEADERS
+    assert table.COLUMNS == (table.MARK, *HEADERS, table.CHAPTER)
+    assert table.columns(["Pan", "File"]) == [*table.COLUMNS, "Pan", "File"]
+    assert table.width(["Pan"]) == 10 and table.index("Chapter") == 8 and table.index("Audio Type") == 0
 
 
 def test_marked_rows_number_and_flag_and_strip_back():
-    rows = [["Speech"] * 8, ["Music"] * 8, ["Music"] * 8]
+    rows = [["Speech"] * 9, ["Music"] * 9, ["Music"] * 9]
     out = table.marked(rows, errors=[2], warnings=[3])
     assert [r[0] for r in out] == ["1", f"2 {table.ERROR}", f"3 {table.WARNING}"]
     assert table.script_rows(out) == rows  # the marker column goes again
     # empty rows vanish; missing cells are padded; line breaks and tabs inside a cell become spaces
-    assert table.script_rows([["9", "Speech", "Foreground", None, "", "", "", "a\tb\nc", 4.0], [""] * 9]) == [
-        ["Speech", "Foreground", "", "", "", "", "a b c", "4"]]
+    assert table.script_rows([["9", "Speech", "Foreground", None, "", "", "", "a\tb\nc", 4.0], [""] * 10]) == [
+        ["Speech", "Foreground", "", "", "", "", "a b c", "4", ""]]
+    # a script with extension columns: the rows are that much wider
+    assert table.script_rows([["1", *["x"] * 9, "-0.5"]], ["Pan"]) == [[*["x"] * 9, "-0.5"]]
+    assert table.cast_rows([["Ann", None, "v1"], ["", "no name", ""], ["Bob"]]) == [["Ann", "", "v1"],
+                                                                                     ["Bob", "", ""]]
 
 
 def test_insert_delete_move_carry_the_takes_with_their_rows():
@@ -90,25 +105,25 @@ def test_dropdown_choices_read_any_spelling():
 
 # -- scripts in and out ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["news", "drama"])
+@pytest.mark.parametrize("name", ["news", "drama", "night-ferry"])
 def test_table_round_trip_keeps_the_script(name):
     script = read_script(EXAMPLES / f"{name}.tsv")
-    rows, title, cast = page_table(script)
-    assert engine.script_from_table(rows, title, cast).to_dict() == script.to_dict()
-    assert engine.example(name).to_dict() == script.to_dict()
+    assert engine.script_from_table(page_table(script)).to_dict() == script.to_dict()
+    if name in engine.EXAMPLES:
+        assert engine.example(name).to_dict() == script.to_dict()
 
 
 def test_table_with_mistakes_names_row_field_and_fix():
-    rows, title, cast = page_table(small_script())
-    rows[2][table.COLUMNS.index("Layout")] = "Background"  # speech under other sounds
-    rows[0][table.COLUMNS.index("Volume")] = "loud"
+    sheet = page_table(small_script())
+    sheet.rows[2][col("Layout")] = "Background"  # speech under other sounds
+    sheet.rows[0][col("Volume")] = "loud"
     with pytest.raises(ScriptError) as err:
-        engine.script_from_table(rows, title, cast)
+        engine.script_from_table(sheet)
     where = {(p.row, p.field) for p in err.value.problems}
     assert (1, "volume") in where and (3, "layout") in where
     assert all(p.fix for p in err.value.problems)
     with pytest.raises(ScriptError, match="no rows"):
-        engine.script_from_table([], "Empty", [])
+        engine.script_from_table(engine.Sheet([], "Empty"))
 
 
 def test_upload_checks_size_format_encoding_and_the_script(tmp_path):
@@ -132,14 +147,162 @@ def test_upload_checks_size_format_encoding_and_the_script(tmp_path):
     assert ("broken.tsv" in str(err.value) and any(p.row == 1 and p.field == "layout" for p in err.value.problems))
 
 
+# -- chapters, episode metadata, extension columns: nothing a script holds is lost in the page ------------------
+
+FERRY_CHAPTERS = [(1, "Last Crossing"), (6, "The Stowaway"), (11, "Into the Fog")]
+FERRY_META = {"author": "storyaudio examples", "album": "Harbour Tales", "year": 2025,
+              "cover": "night-ferry-cover.png",
+              "description": "A ferry captain, a stowaway and a fog bank: a three-chapter audio drama in miniature."}
+
+
+def ferry_sheet() -> engine.Sheet:
+    """examples/night-ferry.tsv as the page holds it after an upload."""
+    return page_table(engine.read_upload(EXAMPLES / "night-ferry.tsv"))
+
+
+def test_the_page_shows_chapters_and_episode_fields():
+    sheet = ferry_sheet()
+    assert [(n, r[col("Chapter")]) for n, r in enumerate(sheet.rows, start=1) if r[col("Chapter")]] == \
+        FERRY_CHAPTERS
+    assert sheet.episode == {k: str(v) for k, v in FERRY_META.items()}
+    assert sheet.columns == [] and all(len(r) == table.width() for r in sheet.rows)
+    assert [f.key for f in engine.episode_fields()][:5] == list(FERRY_META)
+
+
+def test_a_cell_edit_keeps_chapters_and_metadata():
+    original = read_script(EXAMPLES / "night-ferry.tsv")
+    sheet = ferry_sheet()
+    sheet.rows[7][col("Content Description")] = "Out you come, stowaway."
+    script = engine.script_from_table(sheet)
+    assert script.chapters() == original.chapters() == FERRY_CHAPTERS
+    assert script.metadata() == original.metadata() == FERRY_META
+    assert script.rows[7].content == "Out you come, stowaway."
+    assert [r.to_dict() for n, r in enumerate(script.rows) if n != 7] == \
+        [r.to_dict() for n, r in enumerate(original.rows) if n != 7]
+
+
+def test_chapter_and_episode_edits_reach_the_script():
+    sheet = ferry_sheet()
+    sheet.rows[0][col("Chapter")] = "First Crossing"
+    sheet.rows[5][col("Chapter")] = "N/A"  # no chapter here any more: Last Crossing runs on
+    sheet.rows[6][col("Chapter")] = "\\None"  # escaped: a chapter titled None
+    sheet.episode.update(author="  Mara  Vale ", year="2026", cover="", description="Line one.\nLine two.")
+    script = engine.script_from_table(sheet)
+    assert script.chapters() == [(1, "First Crossing"), (7, "None"), (11, "Into the Fog")]
+    assert (script.author, script.year, script.cover, script.description) == \
+        ("Mara Vale", 2026, None, "Line one. Line two.")
+    assert script.album == "Harbour Tales"
+    sheet.episode["year"] = "next year"
+    with pytest.raises(ScriptError) as err:
+        engine.script_from_table(sheet)
+    assert [p.field for p in err.value.problems] == ["year"]
+
+
+def test_insert_move_delete_keep_each_chapter_on_its_row():
+    sheet = ferry_sheet()
+    rows, takes, new = table.insert_row(sheet.rows, 5, {})  # below the horn, the end of Last Crossing
+    assert new == 6 and rows[5][col("Chapter")] == "" and len(rows[5]) == table.width()
+    rows = table.set_cell(rows, 6, "Content Description", "The horn fades into the night.")
+    sheet.rows = rows
+    assert engine.script_from_table(sheet).chapters() == [(1, "Last Crossing"), (7, "The Stowaway"),
+                                                           (12, "Into the Fog")]
+    sheet = ferry_sheet()
+    sheet.rows, _, at = table.move_row(sheet.rows, 6, -1, {})  # The Stowaway's first row goes up one
+    script = engine.script_from_table(sheet)
+    assert at == 5 and script.chapters() == [(1, "Last Crossing"), (5, "The Stowaway"), (11, "Into the Fog")]
+    assert script.rows[4].content == "Quiet, curious pizzicato strings."
+    assert script.rows[5].content == "A ship's horn blows one long note." and script.rows[5].chapter is None
+    sheet = ferry_sheet()
+    sheet.rows, _, _ = table.delete_row(sheet.rows, 15, {})  # the fog's End row, then its Begin row
+    assert table.delete_note(sheet.rows, 11) == \
+        "Chapter 'Into the Fog' now starts at the row after the deleted one (row 11)."
+    sheet.rows, _, _ = table.delete_row(sheet.rows, 11, {})
+    script = engine.script_from_table(sheet)
+    assert script.chapters() == [(1, "Last Crossing"), (6, "The Stowaway"), (11, "Into the Fog")]
+    assert script.rows[10].content == "Then keep watch. The fog is coming in."
+    assert script.metadata() == FERRY_META
+
+
+def test_deleting_a_chapters_row_when_it_cannot_move_on():
+    rows = [["Speech"] * 8 + ["One"], ["Speech"] * 8 + ["Two"], ["Speech"] * 8 + [""]]
+    assert table.delete_note(rows, 1) == \
+        "Chapter 'One' was deleted with its first row: the next row starts a chapter of its own."
+    new, _, _ = table.delete_row(rows, 1, {})
+    assert [r[col("Chapter")] for r in new] == ["Two", ""]
+    rows[2][col("Chapter")] = "Three"
+    assert table.delete_note(rows, 3) == "Chapter 'Three' was deleted with its first row: no row follows it."
+    assert [r[col("Chapter")] for r in table.delete_row(rows, 3, {})[0]] == ["One", "Two"]
+    assert table.delete_note(rows, None) == "" and table.delete_note([["Speech"] * 8 + [""]], 1) == ""
+
+
+def test_extension_columns_and_script_fields_survive_the_page():
+    original = Script.from_dict({"title": "Ext", "lexicon": [
+        {"word": "Kuiper", "say": "KY-per", "phonemes": None},
+        {"word": "Oort", "say": "ort", "phonemes": "ɔːɹt"}], "rows": [
+        {**row("music", "background", 1, None, -30, "begin", "wind"), "fade_in": 2},
+        {**row(character="Ann", content="The Kuiper belt."), "pan": -0.5, "speed": 1.1, "chapter": "Out"},
+        end_row(1),
+    ]})
+    sheet = page_table(original)
+    assert sheet.columns == ["Pan", "Speed", "Fade In"]
+    assert sheet.episode["lexicon"] == "Kuiper = KY-per\nOort = ort | ɔːɹt"
+    assert sheet.rows[1][col("Chapter"):] == ["Out", "-0.5", "1.1", "N/A"]
+    sheet.rows[1][col("Content Description")] = "The Oort cloud."
+    script = engine.script_from_table(sheet)
+    assert script.extra == original.extra and script.chapters() == [(2, "Out")]
+    assert [r.extra for r in script.rows] == [{"fade_in": 2}, {"pan": -0.5, "speed": 1.1}, {}]
+    sheet.episode["lexicon"] += "\nno equals sign"
+    with pytest.raises(ScriptError) as err:
+        engine.script_from_table(sheet)
+    assert [p.field for p in err.value.problems] == ["lexicon"] and err.value.problems[0].fix
+    sheet.rows, _, new = table.insert_row(sheet.rows, 3, {})
+    assert sheet.rows[new - 1][col("Chapter"):] == ["", "", "", ""]  # a new row: no chapter, automatic values
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "json", "md"])
+def test_saving_the_page_writes_chapters_and_metadata(tmp_path, fmt):
+    project = engine.Project(tmp_path / "proj")
+    sheet = ferry_sheet()
+    sheet.rows[12][col("Chapter")] = "Land Ho"  # Pip's sighting starts a fourth chapter
+    path = project.save_script(engine.script_from_table(sheet), fmt)
+    saved = read_script(path)
+    assert saved.chapters() == FERRY_CHAPTERS + [(13, "Land Ho")]
+    assert saved.metadata() == FERRY_META
+    if fmt == "tsv":
+        text = path.read_text()
+        assert "# Chapter: Land Ho\n" in text and "# Author: storyaudio examples\n" in text
+    assert project.saved_script().to_dict() == saved.to_dict()  # what the next start opens
+
+
+def test_a_render_keeps_chapters_and_finds_the_cover_in_the_project(tmp_path):
+    project = engine.Project(tmp_path / "proj")
+    sheet = page_table(small_script())
+    sheet.rows[0][col("Chapter")] = "Opening"
+    sheet.rows[4][col("Chapter")] = "The Door"
+    sheet.episode.update(author="Ann Author", year="2025", cover="night-ferry-cover.png")
+    _, report = engine.check(sheet, TONE_SETTINGS, project.root)
+    assert not report.ok and "night-ferry-cover.png" in report.errors[0].message
+    assert str(project.root) in report.errors[0].message  # looked for in the project folder
+    (project.root / "night-ferry-cover.png").write_bytes((EXAMPLES / "night-ferry-cover.png").read_bytes())
+    script, report = engine.check(sheet, TONE_SETTINGS, project.root)
+    assert report.ok, report.errors
+    info = project.render(script, TONE_SETTINGS)
+    rendered = json.loads((info.folder / "script.json").read_text())
+    assert (rendered["author"], rendered["year"], rendered["cover"]) == ("Ann Author", 2025, "night-ferry-cover.png")
+    assert [(n, r["chapter"]) for n, r in enumerate(rendered["rows"], start=1) if "chapter" in r] == \
+        [(1, "Opening"), (5, "The Door")]
+    chapters = json.loads((info.folder / "chapters.json").read_text())
+    assert [c["title"] for c in chapters["chapters"]] == ["Opening", "The Door"]
+
+
 def test_check_reports_settings_and_script_problems():
-    rows, title, cast = page_table(small_script())
-    script, report = engine.check(rows, title, cast, TONE_SETTINGS)
+    sheet = page_table(small_script())
+    script, report = engine.check(sheet, TONE_SETTINGS)
     assert report.ok and script is not None and len(script.rows) == 6
-    _, report = engine.check(rows, title, cast, engine.Settings(use={"speech": "nope"}, mp3=False))
+    _, report = engine.check(sheet, engine.Settings(use={"speech": "nope"}, mp3=False))
     assert not report.ok and "unknown backend 'nope'" in report.errors[0].message
-    rows[5][table.COLUMNS.index("Character")] = "N/A"
-    _, report = engine.check(rows, title, cast, TONE_SETTINGS)
+    sheet.rows[5][col("Character")] = "N/A"
+    _, report = engine.check(sheet, TONE_SETTINGS)
     assert report.rows("errors") == {6}
 
 
@@ -165,9 +328,9 @@ def test_each_render_gets_a_new_folder_and_the_edit_alone_is_rendered(tmp_path):
     assert first.id == "001" and first.rendered_rows == [1, 2, 3, 5, 6] and first.cached_rows == []
     before = (first.folder / "mix.wav").read_bytes()
 
-    rows, title, cast = page_table(script)
-    rows[5][table.COLUMNS.index("Content Description")] = "eight nine"
-    second = project.render(engine.script_from_table(rows, title, cast), TONE_SETTINGS)
+    sheet = page_table(script)
+    sheet.rows[5][col("Content Description")] = "eight nine"
+    second = project.render(engine.script_from_table(sheet), TONE_SETTINGS)
     assert second.id == "002" and second.rendered_rows == [6] and second.cached_rows == [1, 2, 3, 5]
     assert second.counts == "rendered 1, from cache 4"
     assert (first.folder / "mix.wav").read_bytes() == before  # nothing overwritten
@@ -338,7 +501,12 @@ def test_page_has_the_stable_labels_and_write_is_off_without_an_llm(tmp_path, mo
     assert {("File", "Script file"), ("Dataframe", "Script"), ("Audio", "Mix"),
             ("DownloadButton", "Download mix")} <= labels
     script_table = next(c for c in components if isinstance(c, gr.Dataframe) and c.label == "Script")
-    assert list(script_table.headers) == list(table.COLUMNS)
+    assert list(script_table.headers) == list(table.COLUMNS) and script_table.headers[-1] == "Chapter"
+    episode = {c.elem_id: c.label for c in components if isinstance(c, gr.Textbox)
+               and (c.elem_id or "").startswith("episode-")}
+    assert episode == {"episode-author": "Author", "episode-album": "Album", "episode-year": "Year",
+                       "episode-cover": "Cover", "episode-description": "Description",
+                       "episode-lexicon": "Pronunciation"}
 
 
 def test_the_pipelines_progress_reports_reach_the_page(tmp_path):

@@ -4,8 +4,9 @@
 cache. The test uploads examples/news.tsv through "Script file", chooses the ``tone`` test backends in the
 page (instant, so the suite stays fast; the embedded ones go through the same library call), clicks Render,
 edits one speech cell, renders again, downloads the mix from "Download mix", and checks that the second render
-took every unedited row from the cache. Then it re-renders one row, plays it, and uploads a broken script to
-see its validation message in the page. No request may leave 127.0.0.1.
+took every unedited row from the cache. Then it re-renders one row, plays it, uploads a broken script to see
+its validation message in the page, and uploads examples/night-ferry.tsv to see its chapters in the Chapter
+column and save them, with its episode metadata, after editing one. No request may leave 127.0.0.1.
 
 The page is saved as a screenshot (``docs/studio.png`` with STORYAUDIO_SCREENSHOT=1, which refreshes the
 README's picture; otherwise in the test's temporary folder, so a test run leaves the repository as it was).
@@ -138,6 +139,8 @@ def edit_cell(page, row: int, column: int, text: str) -> None:
     """Replace one cell of the Script table (row 1-based, column 0 is the marker column)."""
     cell = page.get_by_role("grid", name="Script").get_by_test_id(f"cell-{row - 1}-{column}")
     cell.scroll_into_view_if_needed()
+    # centred in the table's own scroll area too: scrolled up to, a cell would sit under the sticky header
+    cell.evaluate("el => el.scrollIntoView({block: 'center'})")
     cell.dblclick()
     editor = page.get_by_label("Edit cell")
     editor.fill(text)
@@ -229,6 +232,19 @@ def test_upload_edit_render_download_rerender(studio, page, tmp_path):
     expect(page.locator("#summary")).to_contain_text("problem")
     assert "Traceback" not in page.content()
     expect(table.get_by_test_id(f"cell-{EDITED_ROW - 1}-7")).to_contain_text(NEW_TEXT)
+
+    # 8. A script with chapters and episode metadata: the chapters show in the Chapter column (column 9), and
+    # a chapter edited there and the metadata reach the saved script.
+    upload(page, ROOT / "examples" / "night-ferry.tsv")
+    expect(page.locator("#summary")).to_contain_text("3 chapters")
+    expect(table.get_by_test_id("cell-0-9")).to_have_text("Last Crossing")
+    edit_cell(page, 6, 9, "Below Deck")
+    page.get_by_role("button", name="Save script").click()
+    expect(page.locator("#summary")).to_contain_text("Saved script.tsv")
+    saved = (project / "script.tsv").read_text(encoding="utf-8")
+    for line in ("# Chapter: Last Crossing", "# Chapter: Below Deck", "# Chapter: Into the Fog",
+                 "# Author: storyaudio examples", "# Year: 2025", "# Cover: night-ferry-cover.png"):
+        assert f"\n{line}\n" in saved, line
 
     # Nothing left this machine.
     outside = [u for u in page.requests if not u.startswith(("http://127.0.0.1", "blob:", "data:"))]

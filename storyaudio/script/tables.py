@@ -39,7 +39,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..columns import registry
 from ..errors import Problem, ScriptError, ScriptReadError
@@ -245,10 +245,14 @@ def _script_dict(rows: list[dict], front: _Front, source: str) -> dict:
 
 
 def table_to_dict(header: list[str], records: list[list[str]], title: str | None, cast: list[dict],
-                  source: str) -> dict:
+                  source: str, lines: Iterable[tuple[int, str]] = ()) -> dict:
     """A table given as cells (a header and its records, as a spreadsheet grid or the studio's table holds
-    them), with its title and cast list, as the canonical dict: read by the same rules as a table file."""
+    them), with its title and cast list, as the canonical dict: read by the same rules as a table file.
+    ``lines`` are the file's comment lines as ``(index of the record that follows, "Key: value")``
+    (``Author: ...``, ``Chapter: ...``, ``Say: ...``), read exactly as a TSV file's ``#`` lines."""
     front = _Front(title=title, cast=list(cast))
+    for next_row, text in lines:
+        front.line(text, next_row)
     return _script_dict(_rows(header, records, 1, source, front), front, source)
 
 

@@ -6,6 +6,11 @@ field, fix); anything else as one line, with the traceback in the server's log o
 Labels that tests and users' automation rely on (keep them; the README lists them): the buttons "Write",
 "Validate", "Render", "Play row", "Re-render row", "Add row", "Delete row"; the file input "Script file"; the
 table "Script"; the player "Mix"; the download "Download mix".
+
+A script is more than its table's eight columns: the page keeps its chapters (the table's Chapter column), its
+extension columns (after Chapter, as many as the script uses; the ``columns`` state names them), and its
+episode metadata and script-wide fields (the Episode fields), so loading, editing, rendering and saving lose
+none of them.
 """
 
 from __future__ import annotations
@@ -57,6 +62,12 @@ def _summary(report: engine.Report, script=None) -> str:
         n = len(report.warnings)
         head += f" {n} warning{'s' if n != 1 else ''} ({table.WARNING})."
     return head
+
+
+def _chapter_count(script) -> str:
+    """', 3 chapters' for the loaded note ('' without chapters): they are easy to miss in a long table."""
+    n = len(script.chapters())
+    return f", {n} chapter{'s' if n != 1 else ''} (the Chapter column)" if n else ""
 
 
 def _error_report(exc: BaseException, field: str = "file") -> engine.Report:
@@ -159,9 +170,10 @@ def build(project: engine.Project) -> gr.Blocks:
 
         # Script --------------------------------------------------------------------------------------------
         title = gr.Textbox(label="Title")
-        grid = gr.Dataframe(headers=list(table.COLUMNS), value=[], type="array", label="Script",
+        columns = gr.State([])  # the extension columns the table shows after Chapter (those the script uses)
+        grid = gr.Dataframe(headers=table.columns(), value=[], type="array", label="Script",
                             interactive=True, static_columns=[0], wrap=True, elem_id="script-table",
-                            column_widths=["5%", "9%", "9%", "5%", "11%", "6%", "6%", "41%", "8%"],
+                            column_widths=["5%", "9%", "9%", "5%", "11%", "6%", "6%", "33%", "8%", "8%"],
                             max_height=480)
         with gr.Row(equal_height=True):
             row_no = gr.Number(label="Row", precision=0, minimum=1, value=None, min_width=80, scale=0)
@@ -184,6 +196,11 @@ def build(project: engine.Project) -> gr.Blocks:
                 cast_voice = gr.Dropdown(engine.voices(choices["speech"][0] if choices["speech"] else ""),
                                          label="Voice", allow_custom_value=True)
                 pin_btn = gr.Button("Pin voice", size="sm")
+        with gr.Accordion("Episode: tags for the MP3 and M4B (chapters are the table's Chapter column)",
+                          open=False):
+            episode = [gr.Textbox(label=f.label, info=f.info or None, lines=3 if f.multi_line else 1,
+                                  max_lines=12 if f.multi_line else 1, elem_id=f"episode-{f.key}")
+                       for f in engine.episode_fields()]
         validate_btn = gr.Button("Validate")
         summary = gr.Markdown(elem_id="summary")
         problems = gr.Dataframe(headers=PROBLEM_HEADERS, value=[], type="array", label="Problems",
@@ -226,24 +243,33 @@ def build(project: engine.Project) -> gr.Blocks:
                                  scale=2)
 
         settings_in = [kind_dd["speech"], kind_dd["music"], kind_dd["sound_effect"], preset, seed, mp3]
-        script_in = [grid, title, cast]
+        script_in = [grid, title, cast, columns, *episode]
         check_out = [grid, summary, problems, cast_char]
+
+        def _sheet(values) -> engine.Sheet:
+            """The page's script (the values of ``script_in``, in order) as the engine's Sheet."""
+            rows, ttl, members, extra, *texts = values
+            keys = [f.key for f in engine.episode_fields()]
+            return engine.Sheet(table.script_rows(rows, extra or []), ttl or "", table.cast_rows(members),
+                                list(extra or []), dict(zip(keys, texts)))
         render_out = [status, mix, dl_mix, dl_mp3, dl_zip, loudness, picture, history, current]
 
         # -- script in and out ----------------------------------------------------------------------------
         def _show_script(script, origin: str = "") -> list:
-            rows, ttl, members = engine.table_from_script(script)
+            sheet = engine.table_from_script(script)
             where = f" from `{origin}`" if origin else ""
-            return [table.marked(rows), ttl, members, gr.Dropdown(choices=script.characters(), value=None),
-                    f"Loaded **{script.title}**{where}: {len(script.rows)} rows.",
+            episode_texts = [sheet.episode.get(f.key, "") for f in engine.episode_fields()]
+            return [table.view(sheet.rows, sheet.columns), sheet.title, sheet.cast, sheet.columns, *episode_texts,
+                    gr.Dropdown(choices=script.characters(), value=None),
+                    f"Loaded **{script.title}**{where}: {len(script.rows)} rows{_chapter_count(script)}.",
                     gr.Dataframe(value=[], visible=False), {}, None]
 
-        load_out = [grid, title, cast, cast_char, summary, problems, takes, row_no]
+        load_out = [*script_in, cast_char, summary, problems, takes, row_no]
 
         def _show_error(exc: BaseException, field: str = "file") -> list:
             report = _error_report(exc, field)
-            return [gr.skip(), gr.skip(), gr.skip(), gr.skip(), _summary(report),
-                    gr.Dataframe(value=_problem_rows(report), visible=True), gr.skip(), gr.skip()]
+            return [gr.skip()] * (len(script_in) + 1) + [
+                _summary(report), gr.Dataframe(value=_problem_rows(report), visible=True), gr.skip(), gr.skip()]
 
         def on_upload(path):
             """Load the file, then empty the input so the next file can be dropped at once."""
@@ -278,18 +304,19 @@ def build(project: engine.Project) -> gr.Blocks:
         write_btn.click(on_write, [prompt, base_url, model], load_out, concurrency_limit=1, concurrency_id="write")
         base_url.change(on_base_url, [base_url], [write_btn, writer_md])
 
-        def _check(rows, ttl, members, settings: engine.Settings):
-            script, report = engine.check(rows, ttl, members, settings)
-            marked = table.marked(table.script_rows(rows), report.rows("errors"), report.rows("warnings"))
+        def _check(sheet: engine.Sheet, settings: engine.Settings):
+            script, report = engine.check(sheet, settings, project.root)
+            marked = table.view(sheet.rows, sheet.columns, report.rows("errors"), report.rows("warnings"))
             chars = script.characters() if script is not None else []
             outs = [marked, _summary(report, script),
                     gr.Dataframe(value=_problem_rows(report), visible=bool(report.errors or report.warnings)),
                     gr.Dropdown(choices=chars)]
             return script, report, outs
 
-        def on_validate(rows, ttl, members, *settings):
+        def on_validate(*values):
             try:
-                return _check(rows, ttl, members, _settings(*settings))[2]
+                n = len(script_in)
+                return _check(_sheet(values[:n]), _settings(*values[n:]))[2]
             except Exception as exc:  # noqa: BLE001
                 report = _error_report(exc, "settings")
                 return [gr.skip(), _summary(report), gr.Dataframe(value=_problem_rows(report), visible=True),
@@ -297,9 +324,10 @@ def build(project: engine.Project) -> gr.Blocks:
 
         validate_btn.click(on_validate, script_in + settings_in, check_out)
 
-        def on_save(rows, ttl, members, fmt):
+        def on_save(*values):
             try:
-                script = engine.script_from_table(rows, ttl, members)
+                *page, fmt = values
+                script = engine.script_from_table(_sheet(page))
                 path = project.save_script(script, engine.SAVE_FORMATS[fmt])
                 return (gr.File(value=str(path), visible=True), f"Saved `{path.name}` in the project folder.",
                         gr.Dataframe(value=[], visible=False))
@@ -314,39 +342,43 @@ def build(project: engine.Project) -> gr.Blocks:
             return evt.index[0] + 1 if isinstance(evt.index, (list, tuple)) else gr.skip()
 
         def row_fields(rows, n):
-            rows = table.script_rows(rows)
+            rows = table.script_rows(rows)  # the eight come first: the extension columns do not matter here
             return [table.choice(table.cell(rows, n, col), col) for col in ("Audio Type", "Layout", "Action")]
 
         grid.select(on_select, None, [row_no])
         row_no.change(row_fields, [grid, row_no], [type_dd, layout_dd, action_dd])
 
         def set_column(column):
-            def handler(rows, n, value):
-                rows = table.script_rows(rows)
+            def handler(rows, extra, n, value):
+                rows = table.script_rows(rows, extra)
                 try:
-                    return table.marked(table.set_cell(rows, n, column, value or "N/A")), ""
+                    return table.view(table.set_cell(rows, n, column, value or "N/A"), extra), ""
                 except IndexError as exc:
                     return gr.skip(), f"✖ {exc}"
             return handler
 
         for dd, column in ((type_dd, "Audio Type"), (layout_dd, "Layout"), (action_dd, "Action")):
-            dd.input(set_column(column), [grid, row_no, dd], [grid, summary])
+            dd.input(set_column(column), [grid, columns, row_no, dd], [grid, summary])
 
-        def edit(op):
-            def handler(rows, n, tk):
-                rows = table.script_rows(rows)
+        def edit(op, note=lambda rows, n: ""):
+            """A row button's handler: ``op`` on the rows, the takes moved with them, and ``note`` (what the
+            operation does beyond the obvious, worked out before it runs) in the summary."""
+            def handler(rows, extra, n, tk):
+                rows = table.script_rows(rows, extra)
                 try:
+                    said = note(rows, n)
                     new, moved, sel = op(rows, n, tk)
                 except IndexError as exc:
                     return gr.skip(), gr.skip(), gr.skip(), f"✖ {exc}"
-                return table.marked(new), moved, sel, ""
+                return table.view(new, extra), moved, sel, said
             return handler
 
+        edit_in = [grid, columns, row_no, takes]
         edit_out = [grid, takes, row_no, summary]
-        add_btn.click(edit(table.insert_row), [grid, row_no, takes], edit_out)
-        del_btn.click(edit(table.delete_row), [grid, row_no, takes], edit_out)
-        up_btn.click(edit(lambda r, n, t: table.move_row(r, n, -1, t)), [grid, row_no, takes], edit_out)
-        down_btn.click(edit(lambda r, n, t: table.move_row(r, n, +1, t)), [grid, row_no, takes], edit_out)
+        add_btn.click(edit(table.insert_row), edit_in, edit_out)
+        del_btn.click(edit(table.delete_row, table.delete_note), edit_in, edit_out)
+        up_btn.click(edit(lambda r, n, t: table.move_row(r, n, -1, t)), edit_in, edit_out)
+        down_btn.click(edit(lambda r, n, t: table.move_row(r, n, +1, t)), edit_in, edit_out)
 
         # -- cast -----------------------------------------------------------------------------------------
         def on_speech_backend(name):
@@ -355,7 +387,7 @@ def build(project: engine.Project) -> gr.Blocks:
         kind_dd["speech"].change(on_speech_backend, [kind_dd["speech"]], [cast_voice])
 
         def on_pin(members, who, voice):
-            members = [(r + ["", "", ""])[:3] for r in table.script_rows(members)] if members is not None else []
+            members = table.cast_rows(members)
             who = (who or "").strip()
             if not who:
                 return gr.skip(), "✖ Pin voice: pick a character first (Validate fills the list)."
@@ -384,9 +416,9 @@ def build(project: engine.Project) -> gr.Blocks:
                 info.id,
             ]
 
-        def _run_render(rows, ttl, members, settings, reseed):
+        def _run_render(sheet: engine.Sheet, settings, reseed):
             """Check, then render in a worker thread; yields (check outputs, status text or RenderInfo)."""
-            script, report, check_outs = _check(rows, ttl, members, settings)
+            script, report, check_outs = _check(sheet, settings)
             if not report.ok or script is None:
                 yield check_outs, "✖ Not rendered: fix the problems listed under Validate first."
                 return
@@ -426,16 +458,16 @@ def build(project: engine.Project) -> gr.Blocks:
                 failed = None
                 if isinstance(exc, ScriptError):  # found while placing: mark the rows as Validate does
                     report = engine.Report(errors=list(exc.problems))
-                    failed = [table.marked(table.script_rows(rows), report.rows("errors")), _summary(report),
+                    failed = [table.view(sheet.rows, sheet.columns, report.rows("errors")), _summary(report),
                               gr.Dataframe(value=_problem_rows(report), visible=True), gr.skip()]
                 yield failed, f"✖ **Render failed**: {exc}"
             else:
                 yield None, outcome["info"]
 
-        def _stream(rows, ttl, members, settings, reseed, extra):
+        def _stream(sheet: engine.Sheet, settings, reseed, extra):
             """Turns _run_render's steps into the outputs render_out + check_out + extra outputs."""
             skip_render = [gr.skip()] * len(render_out)
-            for check_outs, step in _run_render(rows, ttl, members, settings, reseed):
+            for check_outs, step in _run_render(sheet, settings, reseed):
                 checked = check_outs if check_outs is not None else [gr.skip()] * len(check_out)
                 if isinstance(step, engine.RenderInfo):
                     yield _render_updates(step) + checked + extra(step)
@@ -444,17 +476,20 @@ def build(project: engine.Project) -> gr.Blocks:
 
         extra_out = [row_audio, row_note, takes]
 
-        def on_render(rows, ttl, members, tk, *settings):
+        def on_render(*values):
+            n = len(script_in)
+            tk, settings = values[n], values[n + 1:]
             try:
-                yield from _stream(rows, ttl, members, _settings(*settings), tk, lambda info: [gr.skip()] * 3)
+                yield from _stream(_sheet(values[:n]), _settings(*settings), tk, lambda info: [gr.skip()] * 3)
             except Exception as exc:  # noqa: BLE001
                 log.exception("studio: render handler failed")
                 yield [f"✖ **Render failed**: {type(exc).__name__}: {exc}"] + [gr.skip()] * (
                     len(render_out) - 1 + len(check_out) + len(extra_out))
 
-        def on_rerender(rows, ttl, members, tk, n, *settings):
-            rows_now = table.script_rows(rows)
-            if n is None or not 1 <= int(n) <= len(rows_now):
+        def on_rerender(*values):
+            sheet = _sheet(values[:len(script_in)])
+            tk, n, *settings = values[len(script_in):]
+            if n is None or not 1 <= int(n) <= len(sheet.rows):
                 yield [gr.skip()] * (len(render_out) + len(check_out)) + [
                     gr.skip(), "✖ Re-render row: pick a row first (click a cell of the row).", gr.skip()]
                 return
@@ -468,7 +503,7 @@ def build(project: engine.Project) -> gr.Blocks:
                 return [str(clip) if clip else None, note, new_takes]
 
             try:
-                yield from _stream(rows, ttl, members, _settings(*settings), new_takes, extra)
+                yield from _stream(sheet, _settings(*settings), new_takes, extra)
             except Exception as exc:  # noqa: BLE001
                 log.exception("studio: re-render handler failed")
                 yield [f"✖ **Render failed**: {type(exc).__name__}: {exc}"] + [gr.skip()] * (

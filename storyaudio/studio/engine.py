@@ -26,11 +26,13 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import OptionError, Problem, ScriptError, ScriptReadError, StoryAudioError, UserError, WriterError
-from ..script import HEADERS, Script, parse_script_text, script_to_text
+from ..columns import registry
+from ..script import HEADERS, META_KEYS, Script, parse_script_text, script_to_text
+from ..script.cells import escape_na, read_text
 from ..script.io import format_of
 from ..script.tables import table_to_dict
 from . import table
@@ -62,36 +64,110 @@ def _library():
 _NA = {"", "n/a", "na", "none", "null", "-", "—"}
 
 
+class EpisodeField(NamedTuple):
+    """One of the page's Episode fields: a script-level value a table file keeps in a ``# Key:`` line."""
+
+    key: str  # the script's key (META_KEYS, or an extension field's key)
+    label: str
+    info: str = ""
+    multi_line: bool = False  # an extension's field: one item a line
+
+
+#: The Episode fields of the script's metadata, in META_KEYS order; the extensions' script-wide fields (the
+#: lexicon's Say lines) follow them (:func:`episode_fields`).
+META_FIELDS = (
+    EpisodeField("author", "Author"),
+    EpisodeField("album", "Album", "the show or series the episode belongs to"),
+    EpisodeField("year", "Year", "four digits, e.g. 2025"),
+    EpisodeField("cover", "Cover", "a JPEG or PNG file in the project folder, e.g. cover.jpg"),
+    EpisodeField("description", "Description", "a sentence or two for podcast and audiobook apps"),
+)
+
+
 def _or_none(text: str | None) -> str | None:
     text = (text or "").strip()
     return None if text.lower() in _NA else text
 
 
-def script_from_table(rows: Any, title: str | None, cast: Any = None) -> Script:
-    """The script the page's table, title and cast describe, validated exactly like a script file (the same
-    table reader, then the schema and the rules). Raises ScriptError listing every problem."""
+@dataclass
+class Sheet:
+    """A script as the page holds it: text cells as a person edits them, and everything else a script file
+    carries beyond its eight columns, so nothing is lost between a file and the page.
+
+    ``rows``: per row the eight cells, the Chapter cell (the title of the chapter that starts there, or
+    empty) and one cell per extension column in ``columns`` (the ones the script uses, as table files write
+    them). ``episode``: the text of each Episode field by key (:func:`episode_fields`): metadata as one line,
+    an extension's script-wide field as one item a line."""
+
+    rows: list[list[str]]
+    title: str = ""
+    cast: list[list[str]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    episode: dict[str, str] = field(default_factory=dict)
+
+
+def episode_fields() -> list[EpisodeField]:
+    """The page's Episode fields: the metadata, then each installed extension's script-wide field."""
+    if tuple(f.key for f in META_FIELDS) != tuple(META_KEYS):
+        raise RuntimeError("storyaudio.studio.engine.META_FIELDS no longer matches storyaudio.script.META_KEYS")
+    return list(META_FIELDS) + [EpisodeField(f.key, f.heading or f.label, f"One a line. {f.description}", True)
+                                for f in registry().fields]
+
+
+def script_from_table(sheet: Sheet) -> Script:
+    """The script the page's table, title, cast and Episode fields describe, validated exactly like a script
+    file: the same table reader (chapters and metadata read as its ``#`` lines), then the schema and the
+    rules. Raises ScriptError listing every problem."""
     if tuple(table.HEADERS) != tuple(HEADERS):  # the table module spells the headers itself
         raise RuntimeError("storyaudio.studio.table.HEADERS no longer matches storyaudio.script.HEADERS")
-    records = table.script_rows(rows)
-    if not records:
+    if not sheet.rows:
         raise ScriptError([Problem(None, "rows", "the table has no rows.",
                                    "add a row, upload a script file or load an example.")], TABLE_SOURCE)
-    members = []
-    for rec in table.script_rows(cast) if cast is not None else []:
-        name, description, voice = (rec + ["", "", ""])[:3]
-        if name.strip():
-            members.append({"name": name.strip(), "description": _or_none(description), "voice": _or_none(voice)})
-    data = table_to_dict(list(HEADERS), records, (title or "").strip() or "Untitled", members, TABLE_SOURCE)
+    eight, n = len(HEADERS), table.width(sheet.columns)
+    rows = [(list(r) + [""] * n)[:n] for r in sheet.rows]
+    records = [r[:eight] + r[eight + 1:] for r in rows]  # the Chapter cell is a comment line in a file
+    members = [{"name": name, "description": _or_none(description), "voice": _or_none(voice)}
+               for name, description, voice in table.cast_rows(sheet.cast)]
+    lines = _episode_lines(sheet.episode) + _chapter_lines(r[eight] for r in rows)
+    data = table_to_dict(list(HEADERS) + list(sheet.columns), records, (sheet.title or "").strip() or "Untitled",
+                         members, TABLE_SOURCE, lines)
     return Script.from_dict(data, source=TABLE_SOURCE)
 
 
-def table_from_script(script: Script) -> tuple[list[list[str]], str, list[list[str]]]:
-    """The page's view of a script: the eight cells of each row spelled as the table files spell them (the
-    library's own TSV writer), the title, and the cast as (name, description, voice) rows."""
+def _chapter_lines(cells: Iterable[str]) -> list[tuple[int, str]]:
+    """A ``Chapter:`` line before each row whose Chapter cell has a title (N/A or empty: none)."""
+    titles = ((i, read_text(" ".join((c or "").split()))) for i, c in enumerate(cells))
+    return [(i, f"Chapter: {t}") for i, t in titles if t]
+
+
+def _episode_lines(episode: dict[str, str] | None) -> list[tuple[int, str]]:
+    """The Episode fields as the comment lines a table file has above its header: ``author: ...``, and one
+    ``Say: ...`` line per non-empty line of an extension's field."""
+    episode = episode or {}
+    texts = {key: " ".join(str(episode.get(key) or "").split()) for key in META_KEYS}  # one line each
+    lines = [(0, f"{key}: {text}") for key, text in texts.items() if text]
+    for f in registry().fields:
+        lines += [(0, f"{f.label}: {item.strip()}") for item in str(episode.get(f.key) or "").splitlines()
+                  if item.strip()]
+    return lines
+
+
+def table_from_script(script: Script) -> Sheet:
+    """The page's view of a script: the cells spelled as the table files spell them (the library's own TSV
+    writer, with the extension columns the script uses), each row's chapter, the title, the cast as
+    (name, description, voice) rows, and the Episode fields."""
     lines = [ln for ln in script_to_text(script, "tsv").splitlines() if ln and not ln.startswith("#")]
-    records = list(csv.reader(lines[1:], delimiter="\t"))
+    header, *records = csv.reader(lines, delimiter="\t")
+    eight = len(HEADERS)
+    rows = [rec[:eight] + [escape_na(r.chapter) if r.chapter else ""] + rec[eight:]
+            for rec, r in zip(records, script.rows)]
     cast = [[c.name, c.description or "", c.voice or ""] for c in script.cast]
-    return records, script.title, cast
+    episode = {key: str(value) for key, value in script.metadata().items()}
+    for f in registry().fields:
+        items = script.extra.get(f.key) or []
+        if items:
+            episode[f.key] = "\n".join(f.write_line(item) for item in items)
+    return Sheet(rows, script.title, cast, header[eight:], episode)
 
 
 def read_upload(path: str | os.PathLike, name: str | None = None) -> Script:
@@ -146,15 +222,18 @@ def mp3_available() -> bool:
     return "MP3" in soundfile.available_formats()
 
 
-def render_config(settings: Settings, reseed: dict[int, int] | None = None):
-    """The library's RenderConfig for the page's settings (bad values are an OptionError naming the field)."""
+def render_config(settings: Settings, reseed: dict[int, int] | None = None, base_dir: Path | None = None):
+    """The library's RenderConfig for the page's settings (bad values are an OptionError naming the field).
+    ``base_dir`` is where the script's files (the cover, the File column's recordings) are found: the
+    project folder, where the page saves the script."""
     from pydantic import ValidationError
 
     lib = _library()
     try:
         return lib.RenderConfig(use={k: v for k, v in settings.use.items() if v}, preset=settings.preset,
                                 seed=int(settings.seed or 0), mp3=bool(settings.mp3) and mp3_available(),
-                                reseed={int(k): int(v) for k, v in (reseed or {}).items() if v}, progress=False)
+                                reseed={int(k): int(v) for k, v in (reseed or {}).items() if v}, progress=False,
+                                base_dir=base_dir)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise OptionError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}.") from None
@@ -175,15 +254,16 @@ class Report:
         return {p.row for p in getattr(self, which) if p.row is not None}
 
 
-def check(rows: Any, title: str | None, cast: Any, settings: Settings) -> tuple[Script | None, Report]:
+def check(sheet: Sheet, settings: Settings, base_dir: Path | None = None) -> tuple[Script | None, Report]:
     """Validate the page's script and settings as ``storyaudio validate`` and ``render`` do (the render
-    module's ``check``): the script when it is valid, and the report."""
+    module's ``check``, with the script's files found in ``base_dir``): the script when it is valid, and the
+    report."""
     try:
-        script = script_from_table(rows, title, cast)
+        script = script_from_table(sheet)
     except ScriptError as exc:
         return None, Report(errors=list(exc.problems))
     try:
-        warnings = _library().check(script, render_config(settings))
+        warnings = _library().check(script, render_config(settings, base_dir=base_dir))
     except ScriptError as exc:
         return script, Report(errors=list(exc.problems))
     except UserError as exc:  # a backend that cannot run, a bad setting, a pinned voice that does not exist
@@ -436,7 +516,7 @@ class Project:
         render of this project already running), then add studio.json and the zip. A failed render leaves no
         folder behind and every earlier render untouched."""
         progress = on_progress or (lambda stage, done, total: None)
-        config = render_config(settings, reseed)
+        config = render_config(settings, reseed, self.root)
         with self._render_lock(progress):
             folder = self._new_render_dir()
             started = time.monotonic()
@@ -520,8 +600,9 @@ def _read_json(path: Path) -> Any:
 
 
 __all__ = [
-    "MAX_UPLOAD_BYTES", "EXAMPLES", "SAVE_FORMATS", "KINDS", "PRESETS", "Settings", "Report", "RenderInfo",
-    "Project", "script_from_table", "table_from_script", "read_upload", "example", "script_text",
+    "MAX_UPLOAD_BYTES", "EXAMPLES", "SAVE_FORMATS", "KINDS", "PRESETS", "EpisodeField", "Settings", "Sheet",
+    "Report", "RenderInfo", "Project", "script_from_table", "table_from_script", "episode_fields", "read_upload",
+    "example", "script_text",
     "check", "render_config", "backend_choices", "default_backend", "voices", "writer_status", "write",
     "mp3_available",
 ]
