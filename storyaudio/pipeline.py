@@ -175,7 +175,7 @@ def render(script: Script | dict | str | os.PathLike, outdir: str | os.PathLike,
                                  hooks)
 
         # 5. Render the foreground (a preview's rows only); speech lengths become known.
-        clips = renderer.run([hooks.request(_ask(ev, ev.requested)) for ev in wanted])
+        clips = renderer.run([hooks.request(_ask(ev, ev.requested)) for ev in wanted], then=_beds(script, backends))
         lengths = {row: clip.seconds for row, clip in clips.items()}
         if rows is not None:  # rows outside a preview: the length a render cached for them, else an estimate
             lengths = {**renderer.known_lengths(planned.foreground), **lengths}
@@ -538,6 +538,21 @@ def _resolver(ctx, row: int) -> Callable[[str, str], Path]:
     return lambda name, what="file": resolve_script_path(name, ctx.base_dir, ctx.allow_paths, what, row)
 
 
+def _beds(script: Script, backends: dict[str, Backend]) -> list[tuple[Backend, int, int]]:
+    """Each background track's backend with the rows of its begin and end (an unended track: past the last
+    row): the foreground rows between them set its span."""
+    out, open_rows = [], {}
+    for n, row in enumerate(script.rows, start=1):
+        if row.is_background and row.action == "begin":
+            open_rows[row.id] = (n, row.audio_type)
+        elif row.is_background and row.action == "end" and row.id in open_rows:
+            first, kind = open_rows.pop(row.id)
+            if kind in backends:
+                out.append((backends[kind], first, n))
+    out += [(backends[kind], first, len(script.rows) + 1) for first, kind in open_rows.values() if kind in backends]
+    return out
+
+
 def _ask(ev: Event, seconds: float | None) -> BackendEvent:
     """What the backend is asked for one event: ``seconds`` long (None: as long as it takes)."""
     return BackendEvent(row=ev.row, kind=ev.audio_type, content=ev.content, duration=seconds, layout=ev.layout,
@@ -599,8 +614,11 @@ class _ClipRenderer:
                 out[ev.row] = frames / self.sr if frames else guess
         return out
 
-    def run(self, asks: Sequence[BackendEvent]) -> dict[int, Clip]:
-        """Each asked event's clip, by row, at the render's sample rate."""
+    def run(self, asks: Sequence[BackendEvent], then: Sequence[tuple[Backend, int, int]] = ()) -> dict[int, Clip]:
+        """Each asked event's clip, by row, at the render's sample rate. ``then``: the background beds rendered
+        next, as (backend, first row, last row) of the rows they play under (:func:`_beds`): a bed under a row
+        this run makes anew gets a new span, so its backend's heavy imports (:attr:`Backend.imports`) are made
+        while this run renders (scipy.signal's 0.6 s import otherwise waits in front of the beds)."""
         out: dict[int, Clip] = {}
         todo: dict[int, tuple[Backend, list[tuple[BackendEvent, str]]]] = {}
         local: list[Batch] = []  # rows an extension makes: here, whatever the executor
@@ -622,7 +640,9 @@ class _ClipRenderer:
             else:
                 todo.setdefault(id(backend), (backend, []))[1].append((bev, key))
         if todo and isinstance(self.executor, LocalExecutor):  # imported while models load
-            _prefetch(*dict.fromkeys(m for backend, _ in todo.values() for m in backend.imports))
+            made = {bev.row for _, items in todo.values() for bev, _ in items}
+            moved = [b for b, first, last in then if any(first < r < last for r in made)]
+            _prefetch(*dict.fromkeys(m for b in [b for b, _ in todo.values()] + moved for m in b.imports))
         # The backends' batches taken in turn (one of each, then the next of each...), not one backend's after
         # another's: the background's long beds then render an effect's beside a music bed, not two effects'
         # at once (a 3-minute foley bed peaks near 300 MB while it renders, a composer bed near 150 MB).

@@ -571,3 +571,17 @@ def test_cached_clips_follow_the_core_code_that_converted_them(tmp_path, extra_b
     assert render(scene(), tmp_path / "b", cfg).rendered_rows == []
     version["storyaudio.audio"] = "b"
     assert sorted(render(scene(), tmp_path / "c", cfg).rendered_rows) == [1, 2, 3, 4, 6, 7]
+
+
+def test_the_beds_rows_are_the_rows_each_background_track_plays_under():
+    """What the renderer reads to import a bed's libraries while the foreground renders: only when a row it
+    makes anew lies under that bed (news.tsv: the music bed under rows 3-4, the office noise under 8-11)."""
+    from storyaudio.pipeline import _beds
+    from storyaudio.script import read_script
+
+    script = read_script(Path(__file__).resolve().parent.parent / "examples" / "news.tsv")
+    music, effect = object(), object()
+    beds = _beds(script, {"music": music, "sound_effect": effect, "speech": object()})
+    assert beds == [(music, 2, 5), (effect, 7, 12)]
+    script.rows.pop(4)  # the music bed's end row: it plays to the end
+    assert _beds(script, {"music": music, "sound_effect": effect})[-1] == (music, 2, len(script.rows) + 1)
