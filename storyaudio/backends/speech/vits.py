@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +104,7 @@ def seeded_model(model_path: str | Path, folder: Path | None = None) -> str | by
     if path.is_file():
         return str(path)
     graph, _ = seeded_graph(model)
-    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    part = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.part")  # one writer each
     try:
         folder.mkdir(parents=True, exist_ok=True)
         part.write_bytes(graph)
