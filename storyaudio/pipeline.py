@@ -541,16 +541,9 @@ def _resolver(ctx, row: int) -> Callable[[str, str], Path]:
 def _beds(script: Script, backends: dict[str, Backend]) -> list[tuple[Backend, int, int]]:
     """Each background track's backend with the rows of its begin and end (an unended track: past the last
     row): the foreground rows between them set its span."""
-    out, open_rows = [], {}
-    for n, row in enumerate(script.rows, start=1):
-        if row.is_background and row.action == "begin":
-            open_rows[row.id] = (n, row.audio_type)
-        elif row.is_background and row.action == "end" and row.id in open_rows:
-            first, kind = open_rows.pop(row.id)
-            if kind in backends:
-                out.append((backends[kind], first, n))
-    out += [(backends[kind], first, len(script.rows) + 1) for first, kind in open_rows.values() if kind in backends]
-    return out
+    kinds = [(script.rows[begin - 1].audio_type, begin, end or len(script.rows) + 1)
+             for begin, end in script.background_tracks()]
+    return [(backends[kind], begin, end) for kind, begin, end in kinds if kind in backends]
 
 
 def _ask(ev: Event, seconds: float | None) -> BackendEvent:

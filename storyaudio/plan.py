@@ -88,7 +88,8 @@ def place(plan: Plan, script: Script, lengths: Mapping[int, float]) -> Timeline:
     cursor = 0.0
     previous: str | None = None
     waiting: list[int] = []  # background rows begun, waiting for the next foreground row
-    open_tracks: dict[int, int] = {}  # track id -> its begin row
+    tracks = script.background_tracks()
+    begun_at = {end: begin for begin, end in tracks if end is not None}  # a track's end row -> its begin row
     chapter_rows: list[int] = []  # chapters opened, waiting for their first foreground row
     chapter_starts: dict[int, float] = {}
     for n, row in enumerate(script.rows, start=1):
@@ -109,9 +110,8 @@ def place(plan: Plan, script: Script, lengths: Mapping[int, float]) -> Timeline:
             previous = row.audio_type
         elif row.action == "begin":
             waiting.append(n)
-            open_tracks[row.id] = n
-        elif row.action == "end" and row.id in open_tracks:
-            bg = open_tracks.pop(row.id)
+        elif n in begun_at:
+            bg = begun_at[n]
             if bg in waiting:  # no foreground row came between begin and end: it starts here
                 waiting.remove(bg)
             start = starts.setdefault(bg, cursor)
@@ -119,7 +119,7 @@ def place(plan: Plan, script: Script, lengths: Mapping[int, float]) -> Timeline:
             ends[bg] = cursor if asked is None else (min(cursor, start + asked) if cursor > start else start + asked)
     for bg in waiting:
         starts[bg] = cursor
-    never_ended = [by_row[bg] for bg in open_tracks.values()]
+    never_ended = [by_row[begin] for begin, end in tracks if end is None]
     piece_end = max([cursor] + [starts[e.row] + e.requested for e in never_ended if e.requested])
     for e in never_ended:
         ends[e.row] = piece_end if e.requested is None else starts[e.row] + e.requested

@@ -583,5 +583,6 @@ def test_the_beds_rows_are_the_rows_each_background_track_plays_under():
     music, effect = object(), object()
     beds = _beds(script, {"music": music, "sound_effect": effect, "speech": object()})
     assert beds == [(music, 2, 5), (effect, 7, 12)]
-    script.rows.pop(4)  # the music bed's end row: it plays to the end
-    assert _beds(script, {"music": music, "sound_effect": effect})[-1] == (music, 2, len(script.rows) + 1)
+    script.rows.pop(4)  # the music bed's end row: it plays to the end (and the rows after it move up one)
+    assert _beds(script, {"music": music, "sound_effect": effect}) == [(music, 2, len(script.rows) + 1),
+                                                                        (effect, 6, 11)]

@@ -175,6 +175,20 @@ class Script:
         the first chapter belong to no chapter."""
         return [(n, r.chapter) for n, r in enumerate(self.rows, start=1) if r.chapter is not None]
 
+    def background_tracks(self) -> list[tuple[int, int | None]]:
+        """``(begin_row, end_row)`` of every background track in the order they begin, rows 1-based; ``end_row``
+        None for a track no row ends (it plays to the end of the piece). An end row with no open track of its
+        id is left out (validation names it)."""
+        tracks: list[list] = []
+        open_tracks: dict[int, list] = {}  # track id -> its [begin, end] while it plays
+        for n, r in enumerate(self.rows, start=1):
+            if r.is_background and r.action == "begin":
+                open_tracks[r.id] = [n, None]
+                tracks.append(open_tracks[r.id])
+            elif r.is_background and r.action == "end" and r.id in open_tracks:
+                open_tracks.pop(r.id)[1] = n
+        return [(begin, end) for begin, end in tracks]
+
     def chapter_ranges(self) -> list[tuple[int, int, str]]:
         """``(first_row, last_row, title)`` of every chapter, rows 1-based and inclusive."""
         starts = self.chapters()
