@@ -32,7 +32,7 @@ from ..atomic import atomic_path, atomic_write_text
 from ..errors import OptionError, Problem, ScriptError, ScriptReadError, StoryAudioError, UserError, WriterError
 from ..columns import registry
 from ..script import HEADERS, META_KEYS, Script, parse_script_text, script_to_text
-from ..script.cells import escape_na, read_text
+from ..script.cells import escape_na, is_na, read_text
 from ..script.io import format_of
 from ..script.tables import table_to_dict
 from . import table
@@ -61,9 +61,6 @@ def _library():
 
 # -- scripts: table cells <-> Script --------------------------------------------------------------------------
 
-_NA = {"", "n/a", "na", "none", "null", "-", "—"}
-
-
 class EpisodeField(NamedTuple):
     """One of the page's Episode fields: a script-level value a table file keeps in a ``# Key:`` line."""
 
@@ -85,8 +82,9 @@ META_FIELDS = (
 
 
 def _or_none(text: str | None) -> str | None:
+    """A cast cell as the script holds it: stripped, None for the "none" words (the table files' own rule)."""
     text = (text or "").strip()
-    return None if text.lower() in _NA else text
+    return None if is_na(text) else text
 
 
 @dataclass
