@@ -82,7 +82,7 @@ def _rss_mb() -> float:
 
 
 def child(script_path: Path, out: Path, embedded: bool, mp3: bool, m4b: bool, otio: bool) -> dict:
-    import resource
+    from peak_memory import high_water_mb  # bench/, beside this file
 
     from storyaudio.pipeline import RenderConfig, render
 
@@ -111,7 +111,7 @@ def child(script_path: Path, out: Path, embedded: bool, mp3: bool, m4b: bool, ot
     stop.set()
     watcher.join()
     return {"rows": len(json.loads(script_path.read_text())["rows"]), "audio_s": result.timeline.duration,
-            "seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "seconds": seconds, "peak_mb": high_water_mb(),
             "base_mb": base, "stage_s": result.timings, "stage_peak_mb": peaks,
             "chapters": len(result.timeline.chapters), "lufs": result.loudness.integrated_lufs}
 

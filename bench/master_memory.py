@@ -6,7 +6,7 @@ The programme is the loudness bench's: noise bursts with pauses and a slow swell
 samples, so the limiter works all through and the true-peak meter finds full-band content near the ceiling
 everywhere (a stress case: speech and music leave most of it out of the meter's reach).
 
-Each ``master_file`` runs in a fresh process, which reports its own peak resident memory (``ru_maxrss``) and
+Each ``master_file`` runs in a fresh process, which reports its own peak resident memory (``VmHWM``) and
 the memory it held after importing everything (the baseline), so the growth with length is visible directly.
 
 Run: .venv/bin/python bench/master_memory.py [--minutes 10 60] [--tp-minutes 5]
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -53,7 +52,9 @@ def write_programme(path: Path, minutes: float) -> Path:
 
 
 def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    from peak_memory import high_water_mb  # bench/, beside this file
+
+    return high_water_mb()
 
 
 def child(src: str, dst: str, mode: str) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -96,7 +95,9 @@ def worker(name: str, minutes: float, tracks: int) -> None:
     paths = make_tracks(tracks, minutes)
     fn = {"storyaudio": run_storyaudio, "numpy-sum": run_numpy, "pydub": run_pydub}[name]
     seconds, check = fn(paths, minutes)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from peak_memory import high_water_mb  # bench/, beside this file
+
+    peak_mb = high_water_mb()
     print(json.dumps({"name": name, "seconds": seconds, "peak_mb": peak_mb, "check": check}))
 
 
