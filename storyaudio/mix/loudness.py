@@ -175,6 +175,43 @@ class LoudnessMeter:
         self._state, self._pos, self._done = state[0].copy(), int(state[1]), bool(state[2])
         self._history = None
 
+    # -- the same, block by block in any order (:func:`storyaudio.mix.passes.run_pass` measures steps side by
+    # side): a block's pieces depend on nothing but the block, where it starts and the input before it -------
+    def settled(self, history: np.ndarray | None) -> np.ndarray:
+        """The filters' state for a block that follows ``history`` (the input before it: at least
+        :attr:`warmup` samples of it are used; None or empty: the piece's start, silence before it)."""
+        if history is None or history.shape[1] == 0:
+            history = np.zeros((self.channels, self._warmup))
+        elif history.shape[1] < self._warmup:
+            history = np.concatenate([np.zeros((self.channels, self._warmup - history.shape[1])), history], axis=1)
+        return self._settle(np.asarray(history[:, -self._warmup :], dtype=np.float64))
+
+    def done_at(self, start: int) -> bool:
+        """Whether every edge is passed once the samples before ``start`` are fed (:meth:`state`'s flag)."""
+        return not self._edges.size or (start > 0 and int(self._edges[-1]) <= start)
+
+    def pieces_at(self, start: int, block: np.ndarray, zi: np.ndarray) -> np.ndarray | None:
+        """The pieces of the block of samples ``[start, start + m)`` with the filters starting from ``zi``
+        (:meth:`settled`): what :meth:`feed` computes and keeps for it, kept the same way. None when every
+        edge was passed before it or it is empty."""
+        block = np.atleast_2d(block)
+        m = block.shape[1]
+        if self.done_at(start) or m == 0:
+            return None
+        k0, k1 = np.searchsorted(self._edges, [start + 1, start + m + 1])
+        x = block.astype(np.float64) + _DENORMAL_GUARD
+        x = sosfilt(self._sos, x, zi)[0]
+        np.square(x, out=x)
+        cuts = np.concatenate([[0], self._edges[k0:k1] - start])
+        pieces = np.add.reduceat(x, cuts, axis=1) if cuts[-1] < m else np.add.reduceat(x, cuts[:-1], axis=1)
+        self._feeds[start] = pieces
+        return pieces
+
+    @property
+    def warmup(self) -> int:
+        """Samples of input before a block that its filters' state depends on."""
+        return self._warmup
+
     def pieces(self) -> dict[int, np.ndarray]:
         """The pieces of every block fed so far, by the block's first sample."""
         return self._feeds

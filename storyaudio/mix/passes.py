@@ -14,8 +14,9 @@ records (sums in a fixed order, maxima), so:
   the old one, and takes the old record for every other step. It stops recomputing only where the state is
   bit for bit the old render's, so the figures and every output sample are exactly those a full pass gives.
 
-A step's second half (metering its output and handing it to the sink) runs in a thread beside the limiter's
-next steps (:class:`_Metering`), in step order, so a pass keeps both cores busy.
+A step's measurements (its output's loudness pieces and true peak) run in a pool of threads, one per core,
+beside the limiter's next steps (:class:`_Metering`): each depends only on the step's output and the output
+just before it, so steps are measured side by side and a pass keeps every core busy.
 
 The source's measurement (:func:`measure_source`, integrated loudness and sample peak of the mix before
 mastering) works the same way over blocks of :data:`~storyaudio.mix.loudness._READ` samples.
@@ -83,11 +84,14 @@ class SourceRecord:
 
 def measure_source(src: AudioBlocks, sample_rate: int, old: SourceRecord | None = None,
                    changed: Ranges | None = None) -> SourceRecord:
-    """Integrated loudness and sample peak of ``src``, recomputing only the blocks that read a changed range
-    and those after them until the meter's state is the old one's (``old`` None: every block)."""
+    """Integrated loudness and sample peak of ``src`` (``old`` None: every block), blocks measured side by
+    side (:class:`_Metering`). A block's figures depend on its samples and the meter's warm-up before it
+    (:meth:`~storyaudio.mix.loudness.LoudnessMeter.settled`), so given ``old`` only the blocks whose samples or
+    warm-up read a changed range are measured again."""
     n, channels = src.frames, src.channels
     count = -(-n // _READ)
     meter = LoudnessMeter(channels, sample_rate, n, lra=False)
+    warmup = meter.warmup
     rec = SourceRecord(n, np.zeros((count + 1, *meter.state()[0].shape)), np.zeros(count + 1, bool), {},
                        np.zeros(count))
     usable = old is not None and old.zi.shape[1:] == rec.zi.shape[1:]
@@ -96,32 +100,44 @@ def measure_source(src: AudioBlocks, sample_rate: int, old: SourceRecord | None 
     if usable:
         changed = _with_length_change(changed, old.frames, n, sample_rate)
         keep = min(count, old.zi.shape[0] - 1)  # blocks both lengths have (those reaching an end are changed)
-        rec.zi[: keep + 1], rec.done[: keep + 1] = old.zi[: keep + 1], old.done[: keep + 1]
+        rec.zi[:keep], rec.done[:keep] = old.zi[:keep], old.done[:keep]
         rec.peaks[:keep] = old.peaks[:keep]
         rec.pieces.update(_before(old.pieces, _kept_before(old.frames, n, sample_rate)))
     meter.set_pieces(rec.pieces)
-    i = 0
-    while i < count:
-        a, b = i * _READ, min(n, (i + 1) * _READ)
-        zi, _pos, done = meter.state()
-        if usable and i < keep and not _touches(changed, a, b) and _same(zi, old.zi[i]) and done == old.done[i]:
-            nxt = next((k for k in range(i + 1, count) if _touches(changed, k * _READ, min(n, (k + 1) * _READ))),
-                       count)  # the state at the next changed block is the old one's: jump there
-            nxt = min(nxt, keep)
-            if nxt == count - 1 and n - nxt * _READ < meter._warmup:  # a short last block needs the one before
-                nxt -= 1
-            if nxt <= i:
-                nxt = i  # nothing to skip: compute this block
-            else:
-                meter.restore((old.zi[nxt], min(n, nxt * _READ), bool(old.done[nxt])))
-                i = nxt
-                continue
-        rec.zi[i], rec.done[i] = zi, done
-        block = src.read(a, b)
+
+    def measure(i: int, a: int, block: np.ndarray, zi: np.ndarray) -> None:
         rec.peaks[i] = float(np.abs(block).max()) if block.size else 0.0
-        meter.feed(block)
-        i += 1
-    rec.zi[count], rec.done[count] = meter.state()[0], meter.state()[2]
+        meter.pieces_at(a, block, zi)
+
+    metering = _Metering()
+    history: np.ndarray | None = None  # the samples just before the next block, when it follows the last read
+    try:
+        for i in range(count):
+            a, b = i * _READ, min(n, (i + 1) * _READ)
+            if usable and i < keep and not _touches(changed, a - warmup, b):
+                history = None
+                continue
+            if history is None and usable and i < keep and not _touches(changed, a - warmup, a):
+                rec.zi[i] = old.zi[i]  # the warm-up before it is unchanged (not read: nothing to mix there)
+                history = np.zeros((channels, 0), np.float32)
+            else:
+                if history is None:
+                    history = src.read(max(0, a - warmup), a)
+                rec.zi[i] = meter.settled(history)
+            rec.done[i] = meter.done_at(a)
+            rec.pieces.pop(a, None)  # an old block's, should this one measure nothing
+            block = src.read(a, b)
+            metering.submit(measure, i, a, block, rec.zi[i])
+            history = np.concatenate([history, block], axis=1)[:, -warmup:]
+        metering.drain()
+    finally:
+        metering.close()
+    if usable and old.frames == n and not _touches(changed, n - warmup, n):
+        rec.zi[count] = old.zi[count]
+    else:
+        rec.zi[count] = meter.settled(src.read(max(0, n - warmup), n))
+    rec.done[count] = meter.done_at(n)
+    meter.restore((rec.zi[count], n, bool(rec.done[count])))
     rec.lufs = meter.result()[0]
     rec.peak = float(rec.peaks.max()) if count else 0.0
     return rec
@@ -180,22 +196,26 @@ class Sink:
 
 
 class _Metering:
-    """Runs the second half of a pass's steps (measuring the output and handing it to the sink) in one
-    thread beside the limiter, in step order. The two halves take about the same time and their numpy
-    work (FFTs, filters) runs without the GIL, so a pass takes a little over half as long on two cores. At
-    most :attr:`AHEAD` steps wait, so memory stays a few steps whatever the length."""
+    """Measures a pass's steps (loudness pieces, true peak, sample peak, the picture's bins) side by side in a
+    pool of threads, one per core, while the limiter computes the next steps. Each step's measurement is a
+    function of its output, where it starts and the output just before it (the meter's filters start from
+    the state the last quarter second leaves: :meth:`~storyaudio.mix.loudness.LoudnessMeter.settled`), so
+    the order they finish in changes nothing. Their numpy work (FFTs, filters) runs without the GIL. At most
+    :attr:`AHEAD` steps per thread wait, so memory stays a few steps whatever the length."""
 
-    AHEAD = 3
+    AHEAD = 2
 
     def __init__(self):
+        import os
         from concurrent.futures import ThreadPoolExecutor
 
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="storyaudio-metering")
+        self.workers = max(1, min(4, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="storyaudio-metering")
         self._pending: list = []
 
     def submit(self, fn: Callable[..., None], *args) -> None:
         self._pending.append(self._pool.submit(fn, *args))
-        while len(self._pending) > self.AHEAD:
+        while len(self._pending) > self.AHEAD * self.workers:
             self._pending.pop(0).result()  # raises what the step raised
 
     def drain(self) -> None:
@@ -223,6 +243,7 @@ def run_pass(src: AudioBlocks, sample_rate: int, key: tuple, sink: Sink, old: Pa
     grid = _Grid(n, sample_rate)
     count = grid.count
     meter = LoudnessMeter(channels, sample_rate, n)
+    warmup = meter.warmup
     zshape = meter.state()[0].shape
     rec = PassRecord(key, n, np.zeros((count + 1, 2, grid.history)), np.zeros((count + 1, *zshape)),
                      np.zeros(count + 1, bool), np.zeros((count + 1, channels, _TAPS - 1), np.float32), {},
@@ -246,43 +267,43 @@ def run_pass(src: AudioBlocks, sample_rate: int, key: tuple, sink: Sink, old: Pa
     dirty_set = set(dirty)
     limiter = grid.initial()
     tail = np.zeros((channels, _TAPS - 1), np.float32)
+    # the output before the next step, for the meter's filters (None after a jump: the old record's state
+    # holds for the step jumped to, and every step is at least the meter's warm-up long but a short last one)
+    history: np.ndarray | None = np.zeros((channels, 0), np.float32)
+    zi_next: np.ndarray | None = None  # the meter's state for the next step when it is the old record's
 
-    def measure(i: int, a: int, b: int, y: np.ndarray, before: np.ndarray) -> None:
-        """The second half of step ``i``, in the metering thread: the meter's state where it begins, the
-        output's true peak, sample peak and loudness, the picture's bins, the sink."""
-        zi, _pos, done = meter.state()
-        rec.zi[i], rec.done[i] = zi, done
+    def measure(i: int, a: int, y: np.ndarray, before: np.ndarray, zi: np.ndarray) -> None:
+        """Step ``i``'s measurements, in a metering thread: the output's true peak, sample peak, loudness
+        pieces and the picture's bins."""
         rec.tp[i] = step_true_peak(before, y)
         rec.peaks[i] = float(np.abs(y).max()) if y.size else 0.0
         if y.shape[1]:
-            meter.feed(y)
+            meter.pieces_at(a, y, zi)
             if env_step:
                 rec.env[i] = _bin_peaks(y, a, env_step, n)
-            sink.write(i, a, b, y)
-            if on_step is not None:
-                on_step(i, y)
 
     metering = _Metering()
     i = 0
     try:
         while i < count:
+            a, b = grid.output(i)
+            zi = zi_next if zi_next is not None else meter.settled(history)
+            done = meter.done_at(a)
             nxt = i
             if (usable and i not in dirty_set and i < keep and _same(limiter[0], old.limiter[i, 0])
-                    and _same(limiter[1], old.limiter[i, 1]) and _same(tail, old.tail[i])):
-                metering.drain()  # the meter's state is needed: every step before this one measured
-                zi, _pos, done = meter.state()
-                if _same(zi, old.zi[i]) and done == old.done[i]:
-                    nxt = min(next((k for k in dirty if k > i), count), keep)  # the old state holds up to there
-                    if nxt == count - 1 and n - grid.output(nxt)[0] < meter._warmup:
-                        nxt -= 1  # a short last step: the meter needs the step before it
-            if nxt > i:  # (every step before i is measured: drained above)
+                    and _same(limiter[1], old.limiter[i, 1]) and _same(tail, old.tail[i])
+                    and _same(zi, old.zi[i]) and done == old.done[i]):
+                nxt = min(next((k for k in dirty if k > i), count), keep)  # the old state holds up to there
+                if nxt == count - 1 and n - grid.output(nxt)[0] < warmup:
+                    nxt -= 1  # a short last step: the meter needs the output of the step before it
+            if nxt > i:
                 limiter = (old.limiter[nxt, 0].copy(), old.limiter[nxt, 1].copy())
-                meter.restore((old.zi[nxt], grid.output(nxt)[0] if nxt < count else n, bool(old.done[nxt])))
                 tail = old.tail[nxt].copy()
+                zi_next, history = old.zi[nxt].copy(), None
                 i = nxt
                 continue
             rec.limiter[i, 0], rec.limiter[i, 1], rec.tail[i] = limiter[0], limiter[1], tail
-            a, b = grid.output(i)
+            rec.zi[i], rec.done[i] = zi, done
             y, limiter, rec.energy[i], rec.growth[i], rec.limited[i] = _limit_step(grid, src, i, limiter, gain, limit,
                                                                                   post)
             if quantised:
@@ -290,7 +311,17 @@ def run_pass(src: AudioBlocks, sample_rate: int, key: tuple, sink: Sink, old: Pa
             before = tail
             if y.shape[1]:
                 tail = np.concatenate([tail, y], axis=1)[:, -(_TAPS - 1):]
-            metering.submit(measure, i, a, b, y, before)
+                if y.shape[1] >= warmup:
+                    history = y[:, -warmup:]
+                elif history is None:  # the skip above never jumps to a step this short
+                    raise RuntimeError("a step shorter than the meter's warm-up cannot follow a jump")
+                else:
+                    history = np.concatenate([history, y], axis=1)[:, -warmup:]
+                sink.write(i, a, b, y)
+                if on_step is not None:
+                    on_step(i, y)
+            zi_next = None
+            metering.submit(measure, i, a, y, before, zi)
             rec.redone.append(i)
             i += 1
         metering.drain()
@@ -301,8 +332,10 @@ def run_pass(src: AudioBlocks, sample_rate: int, key: tuple, sink: Sink, old: Pa
     metering.close()
     sink.close()
     rec.limiter[count, 0], rec.limiter[count, 1] = limiter
-    rec.zi[count], rec.done[count] = meter.state()[0], meter.state()[2]
+    zi_end = zi_next if zi_next is not None else meter.settled(history)
+    rec.zi[count], rec.done[count] = zi_end, meter.done_at(n)
     rec.tail[count] = tail
+    meter.restore((zi_end, n, bool(rec.done[count])))
     rec.lufs, rec.lra = meter.result()
     end = step_true_peak(tail, np.zeros((channels, _TAPS - 1), np.float32))  # the filter ringing past the end
     rec.true_peak = max(float(rec.tp.max()) if count else 0.0, end)
