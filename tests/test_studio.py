@@ -4,6 +4,7 @@ command line, and the page's stable labels. The browser test is tests/test_studi
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -20,6 +21,7 @@ import soundfile as sf
 from helpers import EXAMPLES, TONE, end_row, row
 
 from storyaudio.cli import main
+from storyaudio.columns import registry
 from storyaudio.errors import ScriptError, ScriptReadError, UserError
 from storyaudio.script import HEADERS, Script, read_script
 from storyaudio.studio import engine, is_local, parse_auth, table
@@ -259,6 +261,78 @@ def test_extension_columns_and_script_fields_survive_the_page():
     assert sheet.rows[new - 1][col("Chapter"):] == ["", "", "", ""]  # a new row: no chapter, automatic values
 
 
+def test_add_column_appends_an_empty_registered_column_and_keeps_everything_else():
+    sheet = ferry_sheet()
+    sheet.episode["lexicon"] = "Kuiper = KY-per"
+    before = copy.deepcopy(sheet)
+    assert sheet.columns == []
+    # the picker offers the installed extension columns (the registry's, not a list of the studio's own)
+    assert engine.addable_columns(sheet.columns) == registry().headers()
+    assert {"Pan", "Fade In", "File"} <= set(engine.addable_columns(sheet.columns))
+
+    added = engine.add_column(sheet, "Pan")
+    assert added.columns == ["Pan"]
+    assert [r[:-1] for r in added.rows] == before.rows  # every old cell, the chapters included
+    assert [r[-1] for r in added.rows] == [""] * len(before.rows)  # not set: the automatic value
+    assert (added.title, added.cast, added.episode) == (before.title, before.cast, before.episode)
+    assert sheet == before  # a new sheet; the one passed in is unchanged
+    assert "Pan" not in engine.addable_columns(added.columns)
+    # the page's table gains the header and keeps its rows' width
+    assert table.view(added.rows, added.columns)["headers"] == [*table.COLUMNS, "Pan"]
+    assert table.script_rows(table.view(added.rows, added.columns)["data"], added.columns) == added.rows
+
+    # a header written in another case, or an alias, names the column; the next one goes after Pan
+    both = engine.add_column(engine.add_column(added, "fade out"), "fadein")
+    assert both.columns == ["Pan", "Fade Out", "Fade In"]
+    assert engine.addable_columns(both.columns) == [h for h in registry().headers()
+                                                    if h not in ("Pan", "Fade Out", "Fade In")]
+    # the empty columns change nothing the script says
+    script = engine.script_from_table(both)
+    assert script.to_dict() == engine.script_from_table(before).to_dict()
+    assert script.chapters() == FERRY_CHAPTERS and script.metadata() == FERRY_META
+
+
+def test_an_added_columns_cell_is_checked_rendered_and_saved(tmp_path):
+    project = engine.Project(tmp_path / "proj")
+    sheet = engine.add_column(page_table(engine.example("news")), "Pan")
+    pan = col("Chapter") + 1
+    speech = next(n for n, r in enumerate(sheet.rows, start=1) if r[col("Audio Type")] == "Speech")
+    sheet.rows[speech - 1][pan] = "5"  # out of range: validated like a column a file brought
+    _, report = engine.check(sheet, TONE_SETTINGS, project.root)
+    assert [(p.row, p.field) for p in report.errors] == [(speech, "pan")] and report.errors[0].fix
+    sheet.rows[speech - 1][pan] = "-0.5"
+    script, report = engine.check(sheet, TONE_SETTINGS, project.root)
+    assert report.ok, report.errors
+
+    path = project.save_script(script, "tsv")
+    saved = read_script(path)
+    assert [r.extra.get("pan") for r in saved.rows] == [-0.5 if n == speech else None
+                                                        for n in range(1, len(saved.rows) + 1)]
+    header = next(ln for ln in path.read_text().splitlines() if ln.startswith("Audio Type"))
+    assert header.split("\t")[-1] == "Pan"
+    reopened = page_table(project.saved_script())  # the next start shows the column with its value
+    assert reopened.columns == ["Pan"] and reopened.rows[speech - 1][pan] == "-0.5"
+
+    info = project.render(script, TONE_SETTINGS)
+    events = json.loads((info.folder / "timeline.json").read_text())["events"]
+    assert next(e["pan"] for e in events if e["row"] == speech) == -0.5
+
+
+def test_add_column_refuses_a_shown_or_unknown_column_with_a_message():
+    sheet = engine.add_column(page_table(engine.example("news")), "Pan")
+    with pytest.raises(UserError, match="already has the Pan column") as err:
+        engine.add_column(sheet, "pan")
+    assert "Columns you can add: Speed" in str(err.value)
+    with pytest.raises(UserError, match="no extension column 'Reverb'. Columns you can add: Speed"):
+        engine.add_column(sheet, "Reverb")
+    with pytest.raises(UserError, match="pick a column first"):
+        engine.add_column(sheet, "  ")
+    for name in registry().headers()[1:]:
+        sheet = engine.add_column(sheet, name)
+    with pytest.raises(UserError, match="already shows every installed extension column"):
+        engine.add_column(sheet, "File")
+
+
 @pytest.mark.parametrize("fmt", ["tsv", "json", "md"])
 def test_saving_the_page_writes_chapters_and_metadata(tmp_path, fmt):
     project = engine.Project(tmp_path / "proj")
@@ -293,6 +367,48 @@ def test_a_render_keeps_chapters_and_finds_the_cover_in_the_project(tmp_path):
         [(1, "Opening"), (5, "The Door")]
     chapters = json.loads((info.folder / "chapters.json").read_text())
     assert [c["title"] for c in chapters["chapters"]] == ["Opening", "The Door"]
+
+
+def test_a_missing_cover_is_told_in_the_studios_words(tmp_path):
+    """The library's message speaks of the script's folder, --allow-path and # Cover: (the command line's
+    words, kept); the page's names the project folder it looked in and the Cover box."""
+    project = engine.Project(tmp_path / "proj")
+    sheet = page_table(small_script())
+    sheet.episode["cover"] = "art/cover.png"
+
+    def cover_error():
+        script, report = engine.check(sheet, TONE_SETTINGS, project.root)
+        assert script is not None and [p.field for p in report.errors] == ["cover"], report.errors
+        problem = report.errors[0]
+        for words in ("script's folder", "--allow-path", "# Cover"):
+            assert words not in str(problem), words
+        return script, problem
+
+    script, problem = cover_error()
+    assert problem.message == (f"the cover picture 'art/cover.png' is not in the project folder (looked for "
+                               f"{project.root / 'art' / 'cover.png'}).")
+    assert problem.fix.startswith(f"put the picture in the project folder {project.root}, or clear the Cover box")
+    with pytest.raises(UserError, match="script's folder"):  # the command line's message is the library's own
+        engine._library().check(script, engine.render_config(TONE_SETTINGS, base_dir=project.root))
+    # a render that finds the cover gone says the same, and leaves no render folder
+    with pytest.raises(UserError) as err:
+        project.render(script, TONE_SETTINGS)
+    assert f"project folder {project.root}, or clear the Cover box" in str(err.value) and project.renders() == []
+
+    (tmp_path / "outside.png").write_bytes((EXAMPLES / "night-ferry-cover.png").read_bytes())
+    sheet.episode["cover"] = "../outside.png"
+    _, problem = cover_error()
+    assert "'../outside.png' is outside the project folder" in problem.message
+    assert f"in the project folder {project.root} and write its name in the Cover box" in problem.fix
+
+    (project.root / "cover.png").write_text("not a picture")
+    sheet.episode["cover"] = "cover.png"
+    _, problem = cover_error()
+    assert "'cover.png' is not a JPEG or PNG picture" in problem.message
+    assert f"in the project folder {project.root} and write its name in the Cover box" in problem.fix
+
+    sheet.episode["cover"] = ""  # cleared: nothing stops the render
+    assert engine.check(sheet, TONE_SETTINGS, project.root)[1].ok
 
 
 def test_check_reports_settings_and_script_problems():
@@ -494,9 +610,11 @@ def test_page_has_the_stable_labels_and_write_is_off_without_an_llm(tmp_path, mo
     demo = app.build(engine.Project(tmp_path / "proj"))
     components = list(demo.blocks.values())
     buttons = {c.value: c for c in components if isinstance(c, gr.Button) and not isinstance(c, gr.DownloadButton)}
-    for name in ("Write", "Validate", "Render", "Play row", "Re-render row", "Add row", "Delete row"):
+    for name in ("Write", "Validate", "Render", "Play row", "Re-render row", "Add row", "Delete row", "Add column"):
         assert name in buttons, name
     assert buttons["Write"].interactive is False  # no LLM in the test environment
+    picker = next(c for c in components if isinstance(c, gr.Dropdown) and c.label == "Extension column")
+    assert [value for _, value in picker.choices] == registry().headers()
     labels = {(type(c).__name__, getattr(c, "label", None)) for c in components}
     assert {("File", "Script file"), ("Dataframe", "Script"), ("Audio", "Mix"),
             ("DownloadButton", "Download mix")} <= labels
@@ -507,6 +625,18 @@ def test_page_has_the_stable_labels_and_write_is_off_without_an_llm(tmp_path, mo
     assert episode == {"episode-author": "Author", "episode-album": "Album", "episode-year": "Year",
                        "episode-cover": "Cover", "episode-description": "Description",
                        "episode-lexicon": "Pronunciation"}
+
+    # "Add column" through the page's own handler: the table gains the column; a refusal is a line in the
+    # summary, never an exception
+    add = next(f.fn for f in demo.fns.values() if f.name == "on_add_column")
+    sheet = page_table(small_script())
+    grid, extra, offered, note = add(table.view(sheet.rows, sheet.columns)["data"], [], "Pan")
+    assert grid["headers"] == [*table.COLUMNS, "Pan"] and extra == ["Pan"]
+    assert table.script_rows(grid["data"], extra) == [r + [""] for r in sheet.rows]
+    assert "Pan" not in [value for _, value in offered.choices] and "Added the **Pan** column" in note
+    *unchanged, note = add(grid["data"], extra, "Pan")
+    assert unchanged == [gr.skip()] * 3  # the table, the columns and the picker stay as they are
+    assert note.startswith("✖ Add column: the table already has the Pan column")
 
 
 def test_the_pipelines_progress_reports_reach_the_page(tmp_path):
@@ -538,7 +668,7 @@ def test_status_line_names_the_stage_and_its_count(monkeypatch, tmp_path):
 def test_readme_documents_the_stable_names():
     text = (ROOT / "README.md").read_text()
     section = text[text.index("## The studio"):]
-    for name in ("Write", "Validate", "Render", "Play row", "Re-render row", "Add row", "Delete row",
+    for name in ("Write", "Validate", "Render", "Play row", "Re-render row", "Add row", "Delete row", "Add column",
                  "Script file", "Script", "Mix", "Download mix"):
         assert f'"{name}"' in section, name
     assert "storyaudio studio" in text[: text.index("## What it does")]  # on the first screen

@@ -6,7 +6,8 @@ page (instant, so the suite stays fast; the embedded ones go through the same li
 edits one speech cell, renders again, downloads the mix from "Download mix", and checks that the second render
 took every unedited row from the cache. Then it re-renders one row, plays it, uploads a broken script to see
 its validation message in the page, and uploads examples/night-ferry.tsv to see its chapters in the Chapter
-column and save them, with its episode metadata, after editing one. No request may leave 127.0.0.1.
+column and save them, with its episode metadata, after editing one and adding a Pan column ("Add column") with
+one row's pan set. No request may leave 127.0.0.1.
 
 The page is saved as a screenshot (``docs/studio.png`` with STORYAUDIO_SCREENSHOT=1, which refreshes the
 README's picture; otherwise in the test's temporary folder, so a test run leaves the repository as it was).
@@ -28,6 +29,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from storyaudio.script import read_script
+
 if importlib.util.find_spec("gradio") is None:  # the studio process imports it; this one need not
     pytest.skip("the studio needs gradio: pip install -e '.[studio]' (the dev extra has it)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra has it)")
@@ -38,6 +41,7 @@ BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgr
                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 EDITED_ROW = 14  # the closing line of the news: a speech row under no background track
 NEW_TEXT = "That is all from Mars News tonight. Good night."
+PANNED_ROW = 3  # night-ferry's first narrator line
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (scripts/setup.sh --dev does)",
@@ -234,17 +238,26 @@ def test_upload_edit_render_download_rerender(studio, page, tmp_path):
     expect(table.get_by_test_id(f"cell-{EDITED_ROW - 1}-7")).to_contain_text(NEW_TEXT)
 
     # 8. A script with chapters and episode metadata: the chapters show in the Chapter column (column 9), and
-    # a chapter edited there and the metadata reach the saved script.
+    # a chapter edited there and the metadata reach the saved script; so does a Pan column added from the page
+    # (column 10) with one row's cell set.
     upload(page, ROOT / "examples" / "night-ferry.tsv")
     expect(page.locator("#summary")).to_contain_text("3 chapters")
     expect(table.get_by_test_id("cell-0-9")).to_have_text("Last Crossing")
     edit_cell(page, 6, 9, "Below Deck")
+    choose(page, "Extension column", "Pan")
+    page.get_by_role("button", name="Add column").click()
+    expect(page.locator("#summary")).to_contain_text("Added the Pan column")
+    expect(table.get_by_role("columnheader").filter(has_text="Pan")).to_have_count(1)
+    edit_cell(page, PANNED_ROW, 10, "-0.5")
     page.get_by_role("button", name="Save script").click()
     expect(page.locator("#summary")).to_contain_text("Saved script.tsv")
     saved = (project / "script.tsv").read_text(encoding="utf-8")
     for line in ("# Chapter: Last Crossing", "# Chapter: Below Deck", "# Chapter: Into the Fog",
                  "# Author: storyaudio examples", "# Year: 2025", "# Cover: night-ferry-cover.png"):
         assert f"\n{line}\n" in saved, line
+    rows = read_script(project / "script.tsv").rows
+    assert [n for n, r in enumerate(rows, start=1) if r.extra] == [PANNED_ROW]
+    assert rows[PANNED_ROW - 1].extra == {"pan": -0.5} and rows[5].chapter == "Below Deck"
 
     # Nothing left this machine.
     outside = [u for u in page.requests if not u.startswith(("http://127.0.0.1", "blob:", "data:"))]

@@ -4,13 +4,13 @@ The handlers never let an exception reach the page: a user's mistake shows as th
 field, fix); anything else as one line, with the traceback in the server's log only.
 
 Labels that tests and users' automation rely on (keep them; the README lists them): the buttons "Write",
-"Validate", "Render", "Play row", "Re-render row", "Add row", "Delete row"; the file input "Script file"; the
-table "Script"; the player "Mix"; the download "Download mix".
+"Validate", "Render", "Play row", "Re-render row", "Add row", "Add column", "Delete row"; the file input
+"Script file"; the table "Script"; the player "Mix"; the download "Download mix".
 
 A script is more than its table's eight columns: the page keeps its chapters (the table's Chapter column), its
-extension columns (after Chapter, as many as the script uses; the ``columns`` state names them), and its
-episode metadata and script-wide fields (the Episode fields), so loading, editing, rendering and saving lose
-none of them.
+extension columns (after Chapter: those the script uses, and any "Add column" added from the "Extension
+column" picker; the ``columns`` state names them), and its episode metadata and script-wide fields (the
+Episode fields), so loading, editing, rendering and saving lose none of them.
 """
 
 from __future__ import annotations
@@ -188,6 +188,10 @@ def build(project: engine.Project) -> gr.Blocks:
                 with gr.Row():
                     up_btn = gr.Button("Move up", size="sm")
                     down_btn = gr.Button("Move down", size="sm")
+            with gr.Column(scale=2, min_width=220):
+                column_dd = gr.Dropdown(engine.addable_columns([]), label="Extension column", value=None,
+                                        info="an optional column the table does not show yet", min_width=160)
+                add_col_btn = gr.Button("Add column", size="sm")
         with gr.Accordion("Cast: descriptions guide casting; a voice pins one", open=False):
             cast = gr.Dataframe(headers=["Character", "Description", "Voice"], value=[], type="array",
                                 label="Cast", interactive=True, wrap=True)
@@ -379,6 +383,26 @@ def build(project: engine.Project) -> gr.Blocks:
         del_btn.click(edit(table.delete_row, table.delete_note), edit_in, edit_out)
         up_btn.click(edit(lambda r, n, t: table.move_row(r, n, -1, t)), edit_in, edit_out)
         down_btn.click(edit(lambda r, n, t: table.move_row(r, n, +1, t)), edit_in, edit_out)
+
+        def on_add_column(rows, extra, name):
+            """The picked extension column after the ones shown, empty in every row; the picker then offers
+            the columns still missing."""
+            extra = list(extra or [])
+            sheet = engine.Sheet(table.script_rows(rows, extra), columns=extra)
+            try:
+                new = engine.add_column(sheet, name)
+            except Exception as exc:  # noqa: BLE001 - a refusal shows in the page, never a traceback
+                said = _error_report(exc, "column").errors[0]
+                fix = f" Fix: {said.fix}" if said.fix else ""
+                return gr.skip(), gr.skip(), gr.skip(), f"✖ {said.message}{fix}"
+            return (table.view(new.rows, new.columns), new.columns,
+                    gr.Dropdown(choices=engine.addable_columns(new.columns), value=None),
+                    engine.column_note(new.columns[-1]))
+
+        add_col_btn.click(on_add_column, [grid, columns, column_dd], [grid, columns, column_dd, summary])
+        # a loaded script shows its own extension columns: the picker offers the others
+        columns.change(lambda extra: gr.Dropdown(choices=engine.addable_columns(extra or []), value=None),
+                       [columns], [column_dd])
 
         # -- cast -----------------------------------------------------------------------------------------
         def on_speech_backend(name):

@@ -24,7 +24,7 @@ import shutil
 import threading
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
@@ -168,6 +168,51 @@ def table_from_script(script: Script) -> Sheet:
     return Sheet(rows, script.title, cast, header[eight:], episode)
 
 
+def addable_columns(shown: Iterable[str]) -> list[str]:
+    """The headers of the installed extension columns the table does not show yet (``shown``: the headers it
+    shows after Chapter), in the registry's order: what "Add column" offers."""
+    have = {_column_key(h) for h in shown}
+    return [c.header for c in registry().columns if c.key not in have]
+
+
+def _column_key(name: str) -> str | None:
+    """The registered column a header, alias or key names (any case), as its key; None when none does."""
+    c = registry().by_header.get(" ".join(str(name or "").split()).lower())
+    return c.key if c is not None else None
+
+
+def add_column(sheet: Sheet, name: str) -> Sheet:
+    """``sheet`` with the extension column ``name`` (its header, an alias or its key, in any case) after the
+    columns it shows, empty in every row: not set, the automatic value, as an empty cell in a table file.
+    Every other cell, the chapters, title, cast and Episode fields are kept. A UserError says why when the
+    column is already shown or no installed extension has it."""
+    reg = registry()
+    wanted = " ".join(str(name or "").split())
+    addable = addable_columns(sheet.columns)
+    offer = (f"Columns you can add: {', '.join(addable)}." if addable
+             else "The table already shows every installed extension column.")
+    if not wanted:
+        raise UserError(f"Add column: pick a column first. {offer}")
+    key = _column_key(wanted)
+    if key is None:
+        raise UserError(f"Add column: there is no extension column '{wanted}'. {offer}{reg.why_missing()}")
+    header = reg.by_key[key].header
+    if header not in addable:
+        raise UserError(f"Add column: the table already has the {header} column (after Chapter). {offer}")
+    n = table.width(sheet.columns)
+    rows = [(list(r) + [""] * n)[:n] + [""] for r in sheet.rows]
+    return replace(sheet, rows=rows, columns=[*sheet.columns, header],
+                   cast=[list(m) for m in sheet.cast], episode=dict(sheet.episode))
+
+
+def column_note(header: str) -> str:
+    """What the page says after adding a column: its header and what its cells mean."""
+    c = registry().by_header.get(header.lower())
+    what = f" {c.description[:1].upper()}{c.description[1:]}" if c is not None and c.description else ""
+    return (f"Added the **{header}** column after Chapter.{what} An empty cell keeps the automatic value; "
+            "Validate checks the cells you fill in.")
+
+
 def read_upload(path: str | os.PathLike, name: str | None = None) -> Script:
     """A script file the page received: at most 2 MB, a known extension, UTF-8, and valid like any script.
     ``name`` is the file name the user chose (for the format and the messages)."""
@@ -260,6 +305,9 @@ def check(sheet: Sheet, settings: Settings, base_dir: Path | None = None) -> tup
         script = script_from_table(sheet)
     except ScriptError as exc:
         return None, Report(errors=list(exc.problems))
+    cover = cover_problem(script, base_dir) if base_dir is not None else None
+    if cover is not None:
+        return script, Report(errors=[cover])
     try:
         warnings = _library().check(script, render_config(settings, base_dir=base_dir))
     except ScriptError as exc:
@@ -267,6 +315,41 @@ def check(sheet: Sheet, settings: Settings, base_dir: Path | None = None) -> tup
     except UserError as exc:  # a backend that cannot run, a bad setting, a pinned voice that does not exist
         return script, Report(errors=[Problem(None, "settings", str(exc))])
     return script, Report(warnings=list(warnings))
+
+
+def cover_problem(script: Script, project_dir: Path) -> Problem | None:
+    """Why the picture the Cover box names stops a render, in the studio's words; None when the box is empty
+    or names a JPEG or PNG picture in ``project_dir``.
+
+    The library finds and reads the cover (``resolve_script_path`` and ``load_cover``, as a render does); its
+    messages speak of the script's folder, ``# Cover:`` and ``--allow-path``, which the page has none of:
+    there the folder is the project folder and the name is in the Cover box."""
+    from ..deliver.tags import load_cover
+    from ..paths import resolve_script_path
+
+    if not script.cover:
+        return None
+    root = Path(project_dir).resolve()
+    name = script.cover
+    clear = "or clear the Cover box (the episode then has no cover art)."
+    try:
+        path = resolve_script_path(name, root, what="cover")
+    except UserError:
+        looked = (root / os.path.expanduser(name.strip())).resolve()
+        if not looked.is_relative_to(root):
+            return Problem(None, "cover", f"the cover picture '{name}' is outside the project folder {root}; "
+                           "the studio reads files only inside it.",
+                           f"put the picture in the project folder {root} and write its name in the Cover box, "
+                           f"{clear}")
+        return Problem(None, "cover", f"the cover picture '{name}' is not in the project folder (looked for "
+                       f"{looked}).", f"put the picture in the project folder {root}, {clear}")
+    try:
+        load_cover(path, name)
+    except UserError as exc:  # not a JPEG or PNG, or unreadable: the library's words for what is wrong
+        what = str(exc).split(" Fix: ")[0].removeprefix("cover: ")
+        return Problem(None, "cover", what, f"save the picture as a .jpg or .png file (square, 1400 to 3000 "
+                       f"pixels a side) in the project folder {root} and write its name in the Cover box, {clear}")
+    return None
 
 
 # -- backends and voices --------------------------------------------------------------------------------------
@@ -515,6 +598,9 @@ class Project:
         folder behind and every earlier render untouched."""
         progress = on_progress or (lambda stage, done, total: None)
         config = render_config(settings, reseed, self.root)
+        cover = cover_problem(script, self.root)
+        if cover is not None:  # the Cover box's problem in the page's words, not the command line's
+            raise UserError(str(cover))
         with self._render_lock(progress):
             folder = self._new_render_dir()
             started = time.monotonic()
@@ -600,7 +686,7 @@ def _read_json(path: Path) -> Any:
 __all__ = [
     "MAX_UPLOAD_BYTES", "EXAMPLES", "SAVE_FORMATS", "KINDS", "PRESETS", "EpisodeField", "Settings", "Sheet",
     "Report", "RenderInfo", "Project", "script_from_table", "table_from_script", "episode_fields", "read_upload",
-    "example", "script_text",
+    "example", "script_text", "addable_columns", "add_column", "column_note", "cover_problem",
     "check", "render_config", "backend_choices", "default_backend", "voices", "writer_status", "write",
     "mp3_available",
 ]
