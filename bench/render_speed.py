@@ -215,6 +215,13 @@ NEWS_EDITS = {
     "speech under a bed": (2, "Tonight:", "Tonight, at last:"),  # its bed is rendered again at its new span
     "timed effect": (5, "Transition swoosh.", "A soft whoosh of air."),  # its slot keeps its length
 }
+#: Ten rewordings of the speech-line edit's line (NEWS_EDITS' row 13), each a new clip: how the speech-line
+#: figure spreads over edits (an edit that moves the piece's loudness across a step of the mastering gain's
+#: 0.05 dB grid makes the second pass whole; others keep both passes' records).
+LINE_VARIANTS = ["That is all from us tonight.", "That's all for this evening.", "And that is all for tonight.",
+                 "That's everything for tonight.", "That's all for tonight, friends.", "That is the news for tonight.",
+                 "That's all we have tonight.", "Thanks for listening tonight.", "Good night, and that's all.",
+                 "That's our report for tonight."]
 
 
 def short_piece(work: Path, repeat: int) -> dict:
@@ -229,6 +236,11 @@ def short_piece(work: Path, repeat: int) -> dict:
         assert old in d["rows"][i]["content"], (name, d["rows"][i]["content"])
         d["rows"][i]["content"] = d["rows"][i]["content"].replace(old, new)
         write_script(Script.from_dict(d), work / f"news-{name.replace(' ', '-')}.json")
+    i, old, _ = NEWS_EDITS["speech line"]
+    for k, text in enumerate(LINE_VARIANTS):
+        d = base.to_dict()
+        d["rows"][i]["content"] = d["rows"][i]["content"].replace(old, text)
+        write_script(Script.from_dict(d), work / f"news-line-{k}.json")
     cli = []
     for r in range(repeat):
         cache, out = work / f"cache-n{r}", work / f"news-{r}"
@@ -254,6 +266,13 @@ def short_piece(work: Path, repeat: int) -> dict:
             "    t = time.perf_counter()\n"
             "    res = render(str(w / ('news-' + name.replace(' ', '-') + '.json')), w / f'lib-{r}', config)\n"
             "    out[name] = {'seconds': time.perf_counter() - t, 'reused': res.reused, 'timings': res.timings}\n"
+            "out['lines'] = []\n"
+            f"for k in range({len(LINE_VARIANTS)}):\n"
+            "    render(str(w / 'news.json'), w / f'lib-{r}', config)\n"
+            "    t = time.perf_counter()\n"
+            "    res = render(str(w / f'news-line-{k}.json'), w / f'lib-{r}', config)\n"
+            "    out['lines'].append({'seconds': time.perf_counter() - t, 'master_steps': res.reused['master_steps'],"
+            " 'gain_db': res.loudness.gain_db})\n"
             "print('LIB', json.dumps(out))\n")
     lib = []
     for r in range(repeat):
@@ -336,6 +355,12 @@ def print_report(report: dict) -> None:
                   f"one process: {_spread(in_proc)} x its first render [goal <= 0.15: "
                   f"{'met' if statistics.median(in_proc) <= 0.15 else 'NOT met'}]; byte-identical: {same_bytes}")
             print(f"      CLI {cli[0]['edits'][name]['timings']}; kept: {lib[0][name]['reused']}")
+        if all("lines" in lr for lr in lib):
+            ratios = [x["seconds"] / lr["cold"] for lr in lib for x in lr["lines"]]
+            whole = sum(1 for lr in lib for x in lr["lines"] if x["master_steps"][0][-1] == x["master_steps"][1])
+            print(f"  the speech line reworded {len(LINE_VARIANTS)} ways, one process, {len(lib)} runs: "
+                  f"{_spread(ratios)} x its first render; {sum(r <= 0.15 for r in ratios)} of {len(ratios)} "
+                  f"at <= 0.15; {whole} of {len(ratios)} mastered their final pass whole (a new gain step)")
     if "long" in report:
         lp = report["long"]
         audio, cold = lp["audio"], lp["cold"]
