@@ -198,10 +198,11 @@ class LoudnessMeter:
         m = block.shape[1]
         if self.done_at(start) or m == 0:
             return None
-        k0, k1 = np.searchsorted(self._edges, [start + 1, start + m + 1])
+        k0, k1 = np.searchsorted(self._edges, [start + 1, start + m + 1])  # edges inside (start, start + m]
         x = block.astype(np.float64) + _DENORMAL_GUARD
-        x = sosfilt(self._sos, x, zi)[0]
+        x = sosfilt(self._sos, x, zi)[0]  # both channels at once
         np.square(x, out=x)
+        # energy from the block's start to the first edge inside it, then between consecutive edges
         cuts = np.concatenate([[0], self._edges[k0:k1] - start])
         pieces = np.add.reduceat(x, cuts, axis=1) if cuts[-1] < m else np.add.reduceat(x, cuts[:-1], axis=1)
         self._feeds[start] = pieces
@@ -227,7 +228,6 @@ class LoudnessMeter:
         self._pos += m
         if self._done or m == 0:
             return None
-        k0, k1 = np.searchsorted(self._edges, [s + 1, s + m + 1])  # edges inside (s, s + m]
         raw = block.astype(np.float64)
         if m >= self._warmup:
             self._history = raw[:, m - self._warmup :].copy()
@@ -235,16 +235,9 @@ class LoudnessMeter:
             self._history = np.concatenate([self._history, raw], axis=1)[:, -self._warmup :]
         else:
             raise RuntimeError("a block shorter than the meter's warm-up cannot follow a restore")
-        x = raw + _DENORMAL_GUARD
-        x = sosfilt(self._sos, x, self._state)[0]  # both channels at once
+        pieces = self.pieces_at(s, block, self._state)
         self._state = self._settle(self._history)
-        np.square(x, out=x)
-        # energy from the block's start to the first edge inside it, then between consecutive edges
-        cuts = np.concatenate([[0], self._edges[k0:k1] - s])
-        pieces = np.add.reduceat(x, cuts, axis=1) if cuts[-1] < m else np.add.reduceat(x, cuts[:-1], axis=1)
-        self._feeds[s] = pieces
-        if k1 == self._edges.size:
-            self._done = True  # every edge is known: the rest cannot change a figure
+        self._done = self.done_at(s + m)  # every edge is known: the rest cannot change a figure
         return pieces
 
     def _intervals(self) -> np.ndarray:
