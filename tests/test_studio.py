@@ -411,6 +411,67 @@ def test_a_missing_cover_is_told_in_the_studios_words(tmp_path):
     assert engine.check(sheet, TONE_SETTINGS, project.root)[1].ok
 
 
+def test_a_missing_file_recording_is_told_in_the_studios_words(tmp_path):
+    """The library's messages for a File cell speak of the script's folder and --allow-path (the command line's
+    words, kept); the page's name the project folder it looked in and the row's File cell, one problem per
+    row, all at once."""
+    project = engine.Project(tmp_path / "proj")
+    sheet = engine.add_column(page_table(engine.example("news")), "File")
+    file = col("Chapter") + 1
+    intro, swoosh = 1, 6  # the opening sting and the first transition swoosh
+    assert [sheet.rows[n - 1][col("Audio Type")] for n in (intro, swoosh)] == ["Music", "Sound effect"]
+    sheet.rows[intro - 1][file] = "audio/intro.wav"
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(24000) / 24000)).astype(np.float32)
+
+    def file_errors():
+        script, report = engine.check(sheet, TONE_SETTINGS, project.root)
+        assert script is not None
+        for problem in report.errors:
+            for words in ("script's folder", "--allow-path"):
+                assert words not in str(problem), words
+        return script, report.errors
+
+    script, errors = file_errors()
+    assert [(p.row, p.field) for p in errors] == [(intro, "file")]
+    looked = project.root / "audio" / "intro.wav"
+    assert errors[0].message == f"the recording 'audio/intro.wav' is not in the project folder (looked for {looked})."
+    assert errors[0].fix == (f"put the recording in the project folder {project.root} and write its name relative "
+                             "to it in the File cell (e.g. audio/intro.wav), or clear the cell to generate the row.")
+    with pytest.raises(ScriptError) as err:  # the command line's message is the library's own
+        engine._library().check(script, engine.render_config(TONE_SETTINGS, base_dir=project.root))
+    assert [(p.row, p.field) for p in err.value.problems] == [(intro, "file")]
+    assert "script's folder" in str(err.value) and "'audio/intro.wav' does not exist" in str(err.value)
+
+    # a recording outside the project folder (it exists, next to it): refused on its row, with the first one
+    sf.write(tmp_path / "outside.wav", tone, 24000)
+    sheet.rows[swoosh - 1][file] = "../outside.wav"
+    script, errors = file_errors()
+    assert [(p.row, p.field) for p in errors] == [(intro, "file"), (swoosh, "file")]
+    assert errors[1].message == (f"the recording '../outside.wav' is outside the project folder {project.root} "
+                                 f"(it points to {tmp_path.resolve() / 'outside.wav'}); the studio reads files only "
+                                 "inside the project folder.")
+    assert errors[1].fix == errors[0].fix
+    with pytest.raises(ScriptError, match="outside the script's folder") as err:
+        engine._library().check(script, engine.render_config(TONE_SETTINGS, base_dir=project.root))
+    assert "--allow-path" in str(err.value)
+
+    # a render says the same (the rows to mark included) and leaves no render folder
+    with pytest.raises(ScriptError) as err:
+        project.render(script, TONE_SETTINGS)
+    assert err.value.problems == errors and project.renders() == []
+    assert not (project.root / "renders").is_dir() or not any((project.root / "renders").iterdir())
+
+    # the recording put in the project folder, the outside one's cell cleared: the row plays the file
+    looked.parent.mkdir()
+    sf.write(looked, tone, 24000)
+    sheet.rows[swoosh - 1][file] = ""
+    script, report = engine.check(sheet, TONE_SETTINGS, project.root)
+    assert report.ok, report.errors
+    info = project.render(script, TONE_SETTINGS)
+    events = {e["row"]: e for e in json.loads((info.folder / "timeline.json").read_text())["events"]}
+    assert events[intro]["backend"] == "file" and events[swoosh]["backend"] != "file"
+
+
 def test_check_reports_settings_and_script_problems():
     sheet = page_table(small_script())
     script, report = engine.check(sheet, TONE_SETTINGS)

@@ -305,9 +305,9 @@ def check(sheet: Sheet, settings: Settings, base_dir: Path | None = None) -> tup
         script = script_from_table(sheet)
     except ScriptError as exc:
         return None, Report(errors=list(exc.problems))
-    cover = cover_problem(script, base_dir) if base_dir is not None else None
-    if cover is not None:
-        return script, Report(errors=[cover])
+    found = project_problems(script, base_dir) if base_dir is not None else []
+    if found:  # the cover and File recordings the project folder lacks, in the page's words
+        return script, Report(errors=found)
     try:
         warnings = _library().check(script, render_config(settings, base_dir=base_dir))
     except ScriptError as exc:
@@ -315,6 +315,27 @@ def check(sheet: Sheet, settings: Settings, base_dir: Path | None = None) -> tup
     except UserError as exc:  # a backend that cannot run, a bad setting, a pinned voice that does not exist
         return script, Report(errors=[Problem(None, "settings", str(exc))])
     return script, Report(warnings=list(warnings))
+
+
+def project_problems(script: Script, project_dir: Path) -> list[Problem]:
+    """Every file the script names that stops a render in the studio, in the studio's words: the cover
+    (:func:`cover_problem`) and each row's File recording (:func:`file_problems`). Empty when all are in
+    ``project_dir``. ``check`` reports them before the library's check; ``Project.render`` refuses with them."""
+    cover = cover_problem(script, project_dir)
+    return ([cover] if cover is not None else []) + file_problems(script, project_dir)
+
+
+def _in_project(name: str, root: Path, what: str) -> tuple[Path | None, Path]:
+    """Where the library (``resolve_script_path``, as a render does, with no other folder allowed) finds a file
+    the page names: ``(path, path)`` when it is a file in the project folder ``root``, else ``(None, the path
+    it looked for)``; that path is outside the project folder when it is not under ``root``."""
+    from ..paths import resolve_script_path
+
+    try:
+        path = resolve_script_path(name, root, what=what)
+    except UserError:
+        return None, (root / os.path.expanduser(name.strip())).resolve()
+    return path, path
 
 
 def cover_problem(script: Script, project_dir: Path) -> Problem | None:
@@ -325,17 +346,14 @@ def cover_problem(script: Script, project_dir: Path) -> Problem | None:
     messages speak of the script's folder, ``# Cover:`` and ``--allow-path``, which the page has none of:
     there the folder is the project folder and the name is in the Cover box."""
     from ..deliver.tags import load_cover
-    from ..paths import resolve_script_path
 
     if not script.cover:
         return None
     root = Path(project_dir).resolve()
     name = script.cover
     clear = "or clear the Cover box (the episode then has no cover art)."
-    try:
-        path = resolve_script_path(name, root, what="cover")
-    except UserError:
-        looked = (root / os.path.expanduser(name.strip())).resolve()
+    path, looked = _in_project(name, root, "cover")
+    if path is None:
         if not looked.is_relative_to(root):
             return Problem(None, "cover", f"the cover picture '{name}' is outside the project folder {root}; "
                            "the studio reads files only inside it.",
@@ -350,6 +368,34 @@ def cover_problem(script: Script, project_dir: Path) -> Problem | None:
         return Problem(None, "cover", what, f"save the picture as a .jpg or .png file (square, 1400 to 3000 "
                        f"pixels a side) in the project folder {root} and write its name in the Cover box, {clear}")
     return None
+
+
+def file_problems(script: Script, project_dir: Path) -> list[Problem]:
+    """One problem per row whose File cell names a recording that is not in ``project_dir`` or lies outside it
+    (row and field ``file``), in the studio's words; empty when every recording named is there.
+
+    The library decides, as the File column does at render time (``resolve_script_path``); its messages speak
+    of the script's folder and ``--allow-path``, which the page has none of: there the folder is the project
+    folder and the name is in the row's File cell. Whether the file is audio it can read is left to the
+    library's check, whose words for that suit the page."""
+    root = Path(project_dir).resolve()
+    fix = (f"put the recording in the project folder {root} and write its name relative to it in the File cell "
+           "(e.g. audio/intro.wav), or clear the cell to generate the row.")
+    problems = []
+    for n, row in enumerate(script.rows, start=1):
+        name = row.get("file")
+        if name is None:
+            continue
+        path, looked = _in_project(name, root, "audio file")
+        if path is not None:
+            continue
+        if looked.is_relative_to(root):
+            what = f"the recording '{name}' is not in the project folder (looked for {looked})."
+        else:
+            what = (f"the recording '{name}' is outside the project folder {root} (it points to {looked}); "
+                    "the studio reads files only inside the project folder.")
+        problems.append(Problem(n, "file", what, fix))
+    return problems
 
 
 # -- backends and voices --------------------------------------------------------------------------------------
@@ -598,9 +644,9 @@ class Project:
         folder behind and every earlier render untouched."""
         progress = on_progress or (lambda stage, done, total: None)
         config = render_config(settings, reseed, self.root)
-        cover = cover_problem(script, self.root)
-        if cover is not None:  # the Cover box's problem in the page's words, not the command line's
-            raise UserError(str(cover))
+        found = project_problems(script, self.root)
+        if found:  # the cover's and the File cells' problems in the page's words, not the command line's
+            raise ScriptError(found)
         with self._render_lock(progress):
             folder = self._new_render_dir()
             started = time.monotonic()
@@ -687,6 +733,7 @@ __all__ = [
     "MAX_UPLOAD_BYTES", "EXAMPLES", "SAVE_FORMATS", "KINDS", "PRESETS", "EpisodeField", "Settings", "Sheet",
     "Report", "RenderInfo", "Project", "script_from_table", "table_from_script", "episode_fields", "read_upload",
     "example", "script_text", "addable_columns", "add_column", "column_note", "cover_problem",
+    "file_problems", "project_problems",
     "check", "render_config", "backend_choices", "default_backend", "voices", "writer_status", "write",
     "mp3_available",
 ]
